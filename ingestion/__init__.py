@@ -1,0 +1,1 @@
+"""IMDb ingestion: download the daily snapshots, land them as Delta tables, publish the KPIs to PostgreSQL."""

@@ -1,0 +1,93 @@
+"""The one place that opens connections to the Spark Thrift server (PyHive, the same driver dbt-spark uses).
+
+All Spark work of the loader goes through here: there is no second Spark JVM (the embedded Derby metastore
+allows one), and each connection is its own Spark session (temp views and SQL confs are per connection).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from pyhive import hive
+
+from ingestion.config import settings
+
+log = logging.getLogger(__name__)
+
+
+class ThriftError(RuntimeError):
+    """A statement failed on the Spark Thrift server; carries the statement and Spark's message."""
+
+
+class Session:
+    """A Spark session over one Thrift connection."""
+
+    def __init__(self, conn: hive.Connection) -> None:
+        self._conn = conn
+        self._cursor = conn.cursor()
+
+    def execute(self, sql: str) -> None:
+        self._run(sql)
+
+    def query(self, sql: str) -> list[tuple[Any, ...]]:
+        self._run(sql)
+        return self._cursor.fetchall()
+
+    def scalar(self, sql: str) -> Any:
+        rows = self.query(sql)
+        return rows[0][0] if rows else None
+
+    def columns(self) -> list[str]:
+        return [d[0].split(".")[-1] for d in self._cursor.description or []]
+
+    def _run(self, sql: str) -> None:
+        started = time.monotonic()
+        try:
+            self._cursor.execute(sql)
+        except Exception as exc:  # PyHive raises OperationalError with a thrift status inside
+            message = _spark_message(exc)
+            raise ThriftError(f"{message}\n  in: {_shorten(sql)}") from exc
+        log.debug("%.2fs %s", time.monotonic() - started, _shorten(sql))
+
+    def close(self) -> None:
+        try:
+            self._conn.close()
+        except Exception:  # closing a broken connection is not worth an error
+            pass
+
+
+def _shorten(sql: str, limit: int = 300) -> str:
+    flat = " ".join(sql.split())
+    return flat if len(flat) <= limit else flat[:limit] + " …"
+
+
+def _spark_message(exc: Exception) -> str:
+    """Spark's own error text out of PyHive's exception (which wraps a thrift TStatus)."""
+    for arg in getattr(exc, "args", ()):
+        status = getattr(arg, "status", None)
+        if status is not None and getattr(status, "errorMessage", None):
+            return status.errorMessage.strip().splitlines()[0]
+    return str(exc)
+
+
+@contextmanager
+def session(host: str | None = None, port: int | None = None) -> Iterator[Session]:
+    """Open a Thrift session; the error names the address and how to start the server."""
+    cfg = settings()
+    host = host or cfg.thrift_host
+    port = port or cfg.thrift_port
+    try:
+        conn = hive.connect(host=host, port=port, username="imdb")
+    except Exception as exc:
+        raise ThriftError(
+            f"cannot reach the Spark Thrift server at {host}:{port} ({exc}); start it with `make up`"
+        ) from exc
+    s = Session(conn)
+    try:
+        yield s
+    finally:
+        s.close()

@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# Project-local PostgreSQL cluster under DATA_DIR on 127.0.0.1:5433, with database `imdb`, a writer role
+# for the pipeline and a read-only role for the API. Skipped when DATABASE_URL points at your own server.
+# usage: services/postgres.sh start|stop|status|psql
+. "$(dirname "$0")/common.sh"
+
+PG_HOST=127.0.0.1
+PG_PORT="${PG_PORT:-5433}"
+PG_DB="${PG_DB:-imdb}"
+PG_WRITER="${PG_WRITER_USER:-imdb_writer}"
+PG_READER="${PG_READER_USER:-imdb_reader}"
+PG_BIN="${PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)}"
+LOGFILE="$LOG_DIR/postgres.log"
+
+[ -x "$PG_BIN/pg_ctl" ] || die "PostgreSQL server binaries not found (looked in /usr/lib/postgresql/*/bin).
+Install them: sudo apt-get install -y postgresql  (make setup does this when run as root)"
+
+# initdb refuses to run as root: as root the cluster belongs to the `postgres` OS user, which must be able
+# to reach the directory. A clone under /root (mode 0700) is not reachable: fall back to /var/tmp.
+as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+pg_base() {
+  local base="$DATA_DIR/postgres"
+  if [ "$(id -u)" = 0 ]; then
+    mkdir -p "$base"
+    chown postgres: "$base"
+    if ! runuser -u postgres -- test -w "$base"; then
+      base="/var/tmp/imdb-lakehouse-pg-$(printf '%s' "$DATA_DIR" | md5sum | cut -c1-8)"
+      mkdir -p "$base"; chown postgres: "$base"
+      [ -f "$DATA_DIR/postgres/WHERE" ] || log "postgres cannot reach $DATA_DIR/postgres (an ancestor is not traversable); using $base"
+      echo "$base" >"$DATA_DIR/postgres/WHERE"
+    fi
+  else
+    mkdir -p "$base"
+  fi
+  echo "$base"
+}
+BASE="$(pg_base)"
+PGDATA="$BASE/data"
+SOCK_DIR="$BASE/socket"
+
+psql_admin() { as_pg "$PG_BIN/psql" -h "$SOCK_DIR" -p "$PG_PORT" -v ON_ERROR_STOP=1 -qtA "$@"; }
+
+require_passwords() {
+  [ -n "${PG_WRITER_PASSWORD:-}" ] && [ -n "${PG_READER_PASSWORD:-}" ] || die "PG_WRITER_PASSWORD and PG_READER_PASSWORD must be set (make setup writes them to .env from .env.example)"
+}
+
+start() {
+  if [ -n "${DATABASE_URL:-}" ] && [ "${DATABASE_URL}" != "local" ]; then
+    log "postgres: DATABASE_URL is set, using that server (no local cluster)"; return 0
+  fi
+  require_passwords
+  if as_pg "$PG_BIN/pg_ctl" -D "$PGDATA" status >/dev/null 2>&1; then
+    log "postgres: already running on $PG_HOST:$PG_PORT ($PGDATA)"
+  else
+    port_open "$PG_HOST" "$PG_PORT" && die "port $PG_HOST:$PG_PORT is taken by another process (not ours); stop it or set PG_PORT"
+    if [ ! -f "$PGDATA/PG_VERSION" ]; then
+      log "postgres: initdb $PGDATA"
+      as_pg mkdir -p "$PGDATA" "$SOCK_DIR"
+      as_pg "$PG_BIN/initdb" -D "$PGDATA" -U postgres --auth-local=peer --auth-host=scram-sha-256 -E UTF8 --locale=C.UTF-8 >"$LOG_DIR/postgres-initdb.log" 2>&1 \
+        || as_pg "$PG_BIN/initdb" -D "$PGDATA" -U postgres --auth-local=trust --auth-host=scram-sha-256 -E UTF8 --locale=C >>"$LOG_DIR/postgres-initdb.log" 2>&1 \
+        || die "initdb failed; see $LOG_DIR/postgres-initdb.log"
+      if [ "$(id -u)" != 0 ]; then sed -i 's/^local\(.*\)peer$/local\1trust/' "$PGDATA/pg_hba.conf"; fi
+    fi
+    touch "$LOGFILE"; [ "$(id -u)" = 0 ] && chown postgres: "$LOGFILE"
+    as_pg mkdir -p "$SOCK_DIR"
+    as_pg "$PG_BIN/pg_ctl" -D "$PGDATA" -l "$LOGFILE" -w -t 60 start \
+      -o "-h $PG_HOST -p $PG_PORT -k $SOCK_DIR -c shared_buffers=512MB -c max_connections=200 -c fsync=on" >/dev/null \
+      || die "postgres did not start; see $LOGFILE"
+    log "postgres: running on $PG_HOST:$PG_PORT ($PGDATA)"
+  fi
+  bootstrap
+}
+
+# Roles and database; idempotent (passwords re-applied from the environment every start).
+bootstrap() {
+  psql_admin -U postgres -d postgres <<SQL >/dev/null
+select format('create role %I login', '$PG_WRITER') where not exists (select from pg_roles where rolname = '$PG_WRITER')
+\gexec
+select format('create role %I login', '$PG_READER') where not exists (select from pg_roles where rolname = '$PG_READER')
+\gexec
+alter role "$PG_WRITER" with login createdb password '$PG_WRITER_PASSWORD';
+alter role "$PG_READER" with login nocreatedb password '$PG_READER_PASSWORD';
+select format('create database %I owner %I', '$PG_DB', '$PG_WRITER') where not exists (select from pg_database where datname = '$PG_DB')
+\gexec
+SQL
+  psql_admin -U postgres -d "$PG_DB" <<SQL >/dev/null
+revoke create on schema public from public;
+grant connect on database "$PG_DB" to "$PG_READER";
+grant usage on schema public to "$PG_READER";
+grant select on all tables in schema public to "$PG_READER";
+alter default privileges for role "$PG_WRITER" in schema public grant select on tables to "$PG_READER";
+SQL
+}
+
+status() {
+  if [ -n "${DATABASE_URL:-}" ] && [ "${DATABASE_URL}" != "local" ]; then echo "postgres      external  DATABASE_URL"; return 0; fi
+  if as_pg "$PG_BIN/pg_ctl" -D "$PGDATA" status >/dev/null 2>&1; then
+    echo "postgres      running  pid $(as_pg head -n 1 "$PGDATA/postmaster.pid")  $PG_HOST:$PG_PORT  $LOGFILE"
+  else echo "postgres      stopped   -  $PG_HOST:$PG_PORT  $LOGFILE"; return 3; fi
+}
+
+stop() {
+  if as_pg "$PG_BIN/pg_ctl" -D "$PGDATA" status >/dev/null 2>&1; then
+    as_pg "$PG_BIN/pg_ctl" -D "$PGDATA" -m fast -w stop >/dev/null && log "postgres: stopped"
+  else log "postgres: not running"; fi
+}
+
+case "${1:-}" in
+  start) start ;;
+  stop) stop ;;
+  status) status ;;
+  psql) shift; psql_admin -U postgres -d "$PG_DB" "$@" ;;
+  *) echo "usage: $0 start|stop|status|psql" >&2; exit 2 ;;
+esac

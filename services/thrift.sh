@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Spark Thrift server (HiveThriftServer2 from the pyspark package) with Delta Lake, on 127.0.0.1:10000.
+# usage: services/thrift.sh start|stop|status|resolve
+. "$(dirname "$0")/common.sh"
+
+HOST="${THRIFT_HOST:-127.0.0.1}"
+PORT="${THRIFT_PORT:-10000}"
+MASTER="${SPARK_MASTER:-local[*]}"
+DELTA_VERSION="4.0.1"
+DELTA_PACKAGE="io.delta:delta-spark_2.13:$DELTA_VERSION"
+IVY_DIR="$DATA_DIR/ivy"
+PIDFILE="$RUN_DIR/spark-thrift.pid"
+LOGFILE="$LOG_DIR/spark-thrift.log"
+CONF_FILE="${SPARK_CONF_FILE:-$REPO_ROOT/services/spark-defaults.conf}"
+JARS=(
+  "$IVY_DIR/jars/io.delta_delta-spark_2.13-$DELTA_VERSION.jar"
+  "$IVY_DIR/jars/io.delta_delta-storage-$DELTA_VERSION.jar"
+  "$IVY_DIR/jars/org.antlr_antlr4-runtime-4.13.1.jar"
+)
+
+# Resolve Delta from Maven Central through spark.jars.packages into the project's Ivy cache, once.
+resolve() {
+  local missing=0 j
+  for j in "${JARS[@]}"; do [ -f "$j" ] || missing=1; done
+  [ "$missing" = 0 ] && return 0
+  log "resolving $DELTA_PACKAGE into $IVY_DIR (once)"
+  local probe; probe="$(mktemp --suffix=.py)"; echo 'pass' >"$probe"
+  spark-submit --master 'local[1]' --conf "spark.jars.ivy=$IVY_DIR" --conf "spark.jars.packages=$DELTA_PACKAGE" \
+    "$probe" >"$LOG_DIR/ivy-resolve.log" 2>&1 || { rm -f "$probe"; die "could not resolve $DELTA_PACKAGE; see $LOG_DIR/ivy-resolve.log"; }
+  rm -f "$probe"
+  for j in "${JARS[@]}"; do [ -f "$j" ] || die "expected $j after resolving $DELTA_PACKAGE"; done
+}
+
+answers() {
+  "$VENV/bin/python" - "$HOST" "$PORT" <<'PY' 2>/dev/null
+import sys
+from pyhive import hive
+conn = hive.connect(host=sys.argv[1], port=int(sys.argv[2]), username="imdb")
+cur = conn.cursor(); cur.execute("select 1"); cur.fetchall(); conn.close()
+PY
+}
+
+start() {
+  if pid_alive "$PIDFILE"; then
+    answers && { log "spark-thrift: already running (pid $(cat "$PIDFILE")) on $HOST:$PORT"; return 0; }
+  fi
+  port_open "$HOST" "$PORT" && die "port $HOST:$PORT is taken by another process (not ours); stop it or set THRIFT_PORT"
+  resolve
+  mkdir -p "$DATA_DIR/warehouse" "$DATA_DIR/spark-tmp"
+  local cp; cp="$(IFS=:; echo "${JARS[*]}")"
+  local t0=$SECONDS
+  log "spark-thrift: starting on $HOST:$PORT (master $MASTER), log $LOGFILE"
+  # Delta through --packages alone fails in the Thrift server (NoClassDefFoundError DeltaSourceUtils$):
+  # the resolved jars go on the driver class path instead (see PITFALLS).
+  local cmd=(spark-submit
+    --class org.apache.spark.sql.hive.thriftserver.HiveThriftServer2
+    --name imdb-spark-thrift
+    --master "$MASTER"
+    --properties-file "$CONF_FILE"
+    --driver-class-path "$cp"
+    --jars "$(IFS=,; echo "${JARS[*]}")"
+    --conf "spark.sql.warehouse.dir=$DATA_DIR/warehouse"
+    --conf "spark.hadoop.javax.jdo.option.ConnectionURL=jdbc:derby:;databaseName=$DATA_DIR/metastore_db;create=true"
+    --conf "spark.driver.extraJavaOptions=-Dderby.system.home=$DATA_DIR -Djava.io.tmpdir=$DATA_DIR/spark-tmp"
+    --conf "spark.local.dir=$DATA_DIR/spark-tmp"
+    --conf "spark.jars.ivy=$IVY_DIR")
+  # shellcheck disable=SC2206
+  cmd+=(${SPARK_SUBMIT_OPTS_EXTRA:-})
+  cmd+=(spark-internal --hiveconf "hive.server2.thrift.bind.host=$HOST" --hiveconf "hive.server2.thrift.port=$PORT")
+  if [ -n "${THRIFT_FOREGROUND:-}" ]; then exec "${cmd[@]}"; fi
+  nohup "${cmd[@]}" >"$LOGFILE" 2>&1 </dev/null &
+  echo $! >"$PIDFILE"
+  local i
+  for i in $(seq 1 180); do
+    pid_alive "$PIDFILE" || die "spark-thrift exited while starting; last lines of $LOGFILE:
+$(tail -n 20 "$LOGFILE")"
+    if port_open "$HOST" "$PORT" && answers; then
+      log "spark-thrift: answering on $HOST:$PORT after $((SECONDS - t0)) s (pid $(cat "$PIDFILE"))"
+      return 0
+    fi
+    sleep 1
+  done
+  die "spark-thrift did not answer on $HOST:$PORT within 180 s; see $LOGFILE"
+}
+
+status() {
+  if pid_alive "$PIDFILE"; then
+    if answers; then echo "spark-thrift  running  pid $(cat "$PIDFILE")  $HOST:$PORT  $LOGFILE"
+    else echo "spark-thrift  starting/unresponsive  pid $(cat "$PIDFILE")  $HOST:$PORT  $LOGFILE"; fi
+  else echo "spark-thrift  stopped   -  $HOST:$PORT  $LOGFILE"; return 3; fi
+}
+
+case "${1:-}" in
+  start) start ;;
+  stop) stop_pid spark-thrift "$PIDFILE" ;;
+  status) status ;;
+  resolve) resolve ;;
+  run) THRIFT_FOREGROUND=1 start ;;  # foreground, for containers
+  *) echo "usage: $0 start|stop|status|resolve" >&2; exit 2 ;;
+esac

@@ -1,0 +1,127 @@
+"""Shared fixtures: the real services, started (or reused) once per test session, and per-test isolation.
+
+Tests never mock the Spark Thrift server or PostgreSQL: the fixtures run `services/*.sh start`, which reuse
+a running server, and stop at the end only what they started themselves.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import shutil
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ingestion.config import REPO_ROOT, database_url
+
+SAMPLES = Path(os.environ.get("IMDB_SAMPLES_DIR", REPO_ROOT.parent / "shared" / "imdb-real-samples"))
+ARTIFACTS = REPO_ROOT / "test-artifacts"
+
+
+def _service(script: str, action: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(REPO_ROOT / "services" / script), action], capture_output=True, text=True, check=False
+    )
+
+
+def _ensure(script: str) -> bool:
+    """Start a service unless it already runs; True when this test session started it."""
+    was_running = _service(script, "status").returncode == 0
+    if not was_running:
+        result = _service(script, "start")
+        if result.returncode != 0:
+            pytest.fail(f"services/{script} start failed:\n{result.stderr}")
+    return not was_running
+
+
+@pytest.fixture(scope="session")
+def thrift_server() -> Iterator[None]:
+    started = _ensure("thrift.sh")
+    yield
+    if started and not os.environ.get("KEEP_SERVICES"):
+        _service("thrift.sh", "stop")
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[None]:
+    started = _ensure("postgres.sh")
+    yield
+    if started and not os.environ.get("KEEP_SERVICES"):
+        _service("postgres.sh", "stop")
+
+
+@pytest.fixture()
+def spark(thrift_server: None):
+    from ingestion.thrift import session
+
+    with session() as s:
+        yield s
+
+
+@pytest.fixture()
+def schema_prefix(thrift_server: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A fresh schema prefix for this test (landing/cleansed/aggregated live under it), dropped after."""
+    from ingestion.thrift import session
+
+    prefix = f"t{uuid.uuid4().hex[:8]}_"
+    monkeypatch.setenv("IMDB_SCHEMA_PREFIX", prefix)
+    yield prefix
+    with session() as s:
+        for (name,) in s.query(f"show schemas like '{prefix}*'"):
+            s.execute(f"drop schema if exists {name} cascade")
+
+
+@pytest.fixture()
+def pg_database(postgres_server: None) -> Iterator[tuple[str, str]]:
+    """A fresh PostgreSQL database owned by the writer, readable by the read-only role.
+
+    Yields (writer_url, reader_url); dropped after the test.
+    """
+    import sqlalchemy as sa
+
+    name = f"t_{uuid.uuid4().hex[:10]}"
+    writer_url = sa.make_url(database_url())
+    reader_url = sa.make_url(database_url(read_only=True))
+    admin = sa.create_engine(writer_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(sa.text(f'create database "{name}"'))
+    db_writer = writer_url.set(database=name)
+    engine = sa.create_engine(db_writer, isolation_level="AUTOCOMMIT")
+    with engine.connect() as c:
+        from ingestion.serving_db import grant_reader
+
+        grant_reader(c, reader_url.username)
+    engine.dispose()
+    yield (
+        db_writer.render_as_string(hide_password=False),
+        reader_url.set(database=name).render_as_string(hide_password=False),
+    )
+    with admin.connect() as c:
+        c.execute(sa.text(f'drop database if exists "{name}" with (force)'))
+    admin.dispose()
+
+
+@pytest.fixture()
+def gz_samples(tmp_path: Path) -> Path:
+    """The real IMDb excerpts (heads-2024) gzipped on the fly, as IMDb serves them."""
+    out = tmp_path / "heads-2024"
+    out.mkdir()
+    for tsv in sorted((SAMPLES / "heads-2024").glob("*.tsv")):
+        with tsv.open("rb") as src, gzip.open(out / f"{tsv.name}.gz", "wb") as dst:
+            shutil.copyfileobj(src, dst)
+    return out
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir() -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests that restart the shared services run after everything else."""
+    items.sort(key=lambda item: item.get_closest_marker("lifecycle") is not None)
