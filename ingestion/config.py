@@ -54,7 +54,7 @@ def settings() -> Settings:
         data_dir = (REPO_ROOT / data_dir).resolve()
     return Settings(
         data_dir=data_dir,
-        base_url=os.environ.get("IMDB_BASE_URL", DEFAULT_BASE_URL),
+        base_url=os.environ.get("IMDB_BASE_URL") or DEFAULT_BASE_URL,
         thrift_host=os.environ.get("THRIFT_HOST", "127.0.0.1"),
         thrift_port=int(os.environ.get("THRIFT_PORT", "10000")),
         reject_share=float(os.environ.get("REJECT_SHARE", "0.001")),

@@ -6,6 +6,7 @@ allows one), and each connection is its own Spark session (temp views and SQL co
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Iterator
@@ -17,6 +18,8 @@ from pyhive import hive
 from ingestion.config import settings
 
 log = logging.getLogger(__name__)
+# PyHive logs every statement at INFO; ours are logged at DEBUG with their duration instead.
+logging.getLogger("pyhive").setLevel(logging.WARNING)
 
 
 class ThriftError(RuntimeError):
@@ -54,10 +57,8 @@ class Session:
         log.debug("%.2fs %s", time.monotonic() - started, _shorten(sql))
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(Exception):  # closing a broken connection is not worth an error
             self._conn.close()
-        except Exception:  # closing a broken connection is not worth an error
-            pass
 
 
 def _shorten(sql: str, limit: int = 300) -> str:

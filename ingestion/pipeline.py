@@ -1,0 +1,80 @@
+"""One daily run of the ingestion side: download the files of a run date into the cache, then land them.
+
+Used by the CLI (`python -m ingestion run`) and by the Airflow DAG's tasks, so both do exactly the same.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+from ingestion import config, land, status
+from ingestion.datasets import DATASETS, Dataset
+from ingestion.download import DownloadError, DownloadResult, download_all
+from ingestion.thrift import Session, session
+
+log = logging.getLogger(__name__)
+
+
+def selected(names: list[str] | None = None) -> list[Dataset]:
+    from ingestion.datasets import get
+
+    return [get(n) for n in names] if names else list(DATASETS.values())
+
+
+def download(
+    run_date: dt.date,
+    base_url: str | None = None,
+    datasets: list[Dataset] | None = None,
+    *,
+    run_id: str | None = None,
+    progress: bool = False,
+    spark: Session | None = None,
+) -> dict[Dataset, Path]:
+    """Fetch the files of a run date into DATA_DIR/cache/<run_date>/ and record `download` status rows."""
+    datasets = datasets or selected()
+    base_url = base_url or config.settings().base_url
+    run_id = run_id or status.new_run_id(run_date)
+    cache = config.settings().cache_dir
+    rows = [status.StatusRow(run_id, run_date, "download", d.file_name) for d in datasets]
+    results: list[DownloadResult] = []
+    error: Exception | None = None
+    try:
+        results = download_all([d.file_name for d in datasets], run_date, base_url, cache, progress=progress)
+    except DownloadError as exc:
+        error = exc
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    for row, d in zip(rows, datasets, strict=True):
+        done = next((r for r in results if r.path.name == d.file_name), None)
+        row.finished_at = now
+        if done is not None:
+            row.rows_affected = None  # files, not rows: the landing rows count them
+        elif error is not None and d.file_name in str(error):
+            row.status, row.error = "failed", str(error)
+        else:
+            row.status = "skipped"
+    if spark is not None:
+        status.record(spark, rows)
+    else:
+        with session() as s:
+            status.record(s, rows)
+    if error is not None:
+        raise error
+    return {d: cache / run_date.isoformat() / d.file_name for d in datasets}
+
+
+def run(
+    run_date: dt.date,
+    base_url: str | None = None,
+    datasets: list[Dataset] | None = None,
+    *,
+    run_id: str | None = None,
+    progress: bool = False,
+    on_step: Callable[[str], None] | None = None,
+) -> list[land.TableReport]:
+    run_id = run_id or status.new_run_id(run_date)
+    with session() as spark:
+        files = download(run_date, base_url, datasets, run_id=run_id, progress=progress, spark=spark)
+        return land.land(spark, files, run_date, run_id=run_id, on_step=on_step)
