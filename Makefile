@@ -18,7 +18,7 @@ export DBT_PROJECT_DIR := $(CURDIR)/dbt_imdb
 export DBT_SEND_ANONYMOUS_USAGE_STATS := False
 export DO_NOT_TRACK := 1
 
-.PHONY: help setup up down status test lint
+.PHONY: help setup up down status test lint docs dbt-build
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -31,11 +31,13 @@ up: setup ## start the Spark Thrift server (127.0.0.1:10000) and PostgreSQL (127
 	@services/thrift.sh start
 
 down: ## stop every service the project started (by pid), leaving no process behind
+	@services/docs.sh stop
 	@services/thrift.sh stop
 	@services/postgres.sh stop
 
 status: ## name each service, its pid, address and log file
 	@services/thrift.sh status || true
+	@services/docs.sh status || true
 	@services/postgres.sh status || true
 
 test: setup ## the whole test suite against real services (starts what it needs)
@@ -44,3 +46,10 @@ test: setup ## the whole test suite against real services (starts what it needs)
 lint: setup ## ruff (lint + format check) and sqlfluff on the dbt models
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check .
+	@$(VENV)/bin/sqlfluff lint dbt_imdb/models
+
+docs: up ## generate the dbt docs and serve them on http://127.0.0.1:8081
+	@services/docs.sh start
+
+dbt-build: up ## dbt build --select +actor_actress_kpis (the cleansed star schema and the KPIs, with tests)
+	@$(VENV)/bin/dbt build --select +actor_actress_kpis

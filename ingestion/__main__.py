@@ -43,18 +43,14 @@ def _summary(reports) -> None:
 
 
 def _add_common(p: argparse.ArgumentParser, base_url: bool = True) -> None:
-    p.add_argument(
-        "--run-date", type=_date, default=dt.datetime.now(dt.UTC).date(), help="YYYY-MM-DD (today)"
-    )
+    p.add_argument("--run-date", type=_date, default=dt.datetime.now(dt.UTC).date(), help="YYYY-MM-DD (today)")
     if base_url:
         p.add_argument(
             "--base-url",
             default=None,
             help="http(s)://, file:// or a directory (default IMDB_BASE_URL, else https://datasets.imdbws.com/)",
         )
-    p.add_argument(
-        "--datasets", nargs="*", help="IMDb names, e.g. title.basics (default: all in the registry)"
-    )
+    p.add_argument("--datasets", nargs="*", help="IMDb names, e.g. title.basics (default: all in the registry)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -68,9 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
     p = sub.add_parser("land", help="land already downloaded files into the landing Delta tables")
     _add_common(p, base_url=False)
-    p.add_argument(
-        "--from", dest="source_dir", type=Path, help="directory with the *.tsv.gz (default: the cache)"
-    )
+    p.add_argument("--from", dest="source_dir", type=Path, help="directory with the *.tsv.gz (default: the cache)")
     p = sub.add_parser("publish", help="copy the KPIs and the pipeline status into PostgreSQL")
     _add_common(p, base_url=False)
     sub.add_parser("synth", help="write synthetic IMDb-shaped snapshots (see synth --help)", add_help=False)
@@ -99,9 +93,7 @@ def main(argv: list[str] | None = None) -> int:
                 console.print(f"cached  {path}")
         elif args.command == "run":
             with console.status("landing…") as spinner:
-                reports = pipeline.run(
-                    args.run_date, args.base_url, datasets, progress=True, on_step=spinner.update
-                )
+                reports = pipeline.run(args.run_date, args.base_url, datasets, progress=True, on_step=spinner.update)
             _summary(reports)
         elif args.command == "land":
             source = args.source_dir or config.settings().cache_dir / args.run_date.isoformat()

@@ -248,9 +248,7 @@ def _source(base_url: str, dataset_file: str) -> _Source:
     return _Source(url=path.absolute().as_uri(), local=path)
 
 
-def _previous_copy(
-    cache_dir: Path, run_date: dt.date, dataset_file: str
-) -> tuple[Path, dict[str, Any]] | None:
+def _previous_copy(cache_dir: Path, run_date: dt.date, dataset_file: str) -> tuple[Path, dict[str, Any]] | None:
     """The newest copy of the file cached for a date before run_date, with its sidecar.
 
     Copies without a sidecar, or whose size disagrees with it (damaged since), are skipped: they cannot
@@ -530,9 +528,7 @@ def download(
                 tmp = _temp_path(day_dir, dataset_file)
                 _link_or_copy(prev_file, tmp)
                 meta["reused_from"] = prev_file.parent.name
-                log.info(
-                    "%s: not modified since %s; reusing %s", dataset_file, prev_file.parent.name, prev_file
-                )
+                log.info("%s: not modified since %s; reusing %s", dataset_file, prev_file.parent.name, prev_file)
         meta["downloaded_at"] = _utcnow()
         _commit(tmp, target, meta)
         tmp = None
@@ -662,9 +658,7 @@ def download_all(
                 def hook(done: int, total: int | None, task: Any = task) -> None:
                     bar.update(task, completed=done, total=total)
 
-                result = download(
-                    f, run_date, base_url, cache_dir, session=session, on_progress=hook, **kwargs
-                )
+                result = download(f, run_date, base_url, cache_dir, session=session, on_progress=hook, **kwargs)
                 bar.update(task, completed=result.bytes, total=result.bytes, note=result.status)
                 results.append(result)
     return results

@@ -92,9 +92,7 @@ def ensure_tables(spark: Session, datasets: Iterable[Dataset]) -> None:
     props = "tblproperties ('delta.enableDeletionVectors' = 'true')"
     for d in datasets:
         cols = ", ".join(f"{_q(c.name)} {c.type}" for c in d.columns)
-        spark.execute(
-            f"create table if not exists {landing_table(d)} ({cols}, {META_COLUMNS}) using delta {props}"
-        )
+        spark.execute(f"create table if not exists {landing_table(d)} ({cols}, {META_COLUMNS}) using delta {props}")
     spark.execute(
         f"create table if not exists {rejects_table()} (table_name string, file string, line_number bigint, "
         "raw_line string, reason string, _run_date date, _loaded_at timestamp) using delta"
@@ -169,9 +167,7 @@ def stage(spark: Session, d: Dataset, path: Path) -> tuple[int, int]:
     """Parse a file into its staging table; returns (rows, rejected rows)."""
     check_header(spark, d, path)
     spark.execute(f"create or replace table {stage_table(d)} using delta as {staging_sql(d, path)}")
-    total, rejected = spark.query(
-        f"select count(*), count_if(_reject_reason is not null) from {stage_table(d)}"
-    )[0]
+    total, rejected = spark.query(f"select count(*), count_if(_reject_reason is not null) from {stage_table(d)}")[0]
     return int(total), int(rejected or 0)
 
 
@@ -230,9 +226,7 @@ def merge(spark: Session, d: Dataset, run_date: dt.date, loaded_at: str, report:
     if version == before:
         m = {}  # Delta commits nothing when a MERGE changes no row: the snapshot equals what was landed
     elif operation != "MERGE":
-        raise LandingError(
-            f"{landing_table(d)}: version {version} is a {operation}, not our MERGE; concurrent writer?"
-        )
+        raise LandingError(f"{landing_table(d)}: version {version} is a {operation}, not our MERGE; concurrent writer?")
     report.delta_version = version
     report.inserted = int(m.get("numTargetRowsInserted", 0))
     report.updated = int(m.get("numTargetRowsMatchedUpdated", 0))
@@ -296,9 +290,7 @@ def land(
             report.source_rows, report.rejected = stage(spark, d, path)
 
         # 2. the reject limit, checked for every file before any landing table changes
-        too_bad = [
-            r for r in reports.values() if not r.skipped and r.rejected > share * max(r.source_rows, 1)
-        ]
+        too_bad = [r for r in reports.values() if not r.skipped and r.rejected > share * max(r.source_rows, 1)]
         if too_bad:
             details = []
             for r in too_bad:

@@ -96,9 +96,7 @@ def record(spark: Session, rows: list[StatusRow]) -> None:
 
 
 @contextmanager
-def tracked(
-    spark: Session, run_id: str, run_date: dt.date, stage: str, table_name: str
-) -> Iterator[StatusRow]:
+def tracked(spark: Session, run_id: str, run_date: dt.date, stage: str, table_name: str) -> Iterator[StatusRow]:
     """Time a unit of work and record its status row, `failed` with the error when it raises."""
     row = StatusRow(run_id, run_date, stage, table_name)
     t0 = time.monotonic()

@@ -441,10 +441,7 @@ class _TitlePools:
         self.cat_table = _weighted_table([w for _, _, w in CATEGORIES], 1024)
         # per category, 4096 ready-made "category TAB job TAB characters" tails
         self.tails = [
-            [
-                f"{name}\t{_pick(rng, _JOBS.get(name, ((NULL, 1),)))}\t{_characters(rng, name)}"
-                for _ in range(4096)
-            ]
+            [f"{name}\t{_pick(rng, _JOBS.get(name, ((NULL, 1),)))}\t{_characters(rng, name)}" for _ in range(4096)]
             for name, _, _ in CATEGORIES
         ]
 
@@ -701,9 +698,7 @@ def _key(line: bytes) -> bytes:
     return line[: line.index(b"\t")]
 
 
-def _interleave(
-    lines: list[bytes], pending: list[tuple[bytes, list[bytes]]], pos: int
-) -> tuple[list[bytes], int]:
+def _interleave(lines: list[bytes], pending: list[tuple[bytes, list[bytes]]], pos: int) -> tuple[list[bytes], int]:
     """Merge the new rows (pending[pos:], sorted by key) that sort before the end of `lines` into it."""
     if pos >= len(pending) or not lines or pending[pos][0] > _key(lines[-1]):
         return lines, pos
@@ -735,9 +730,7 @@ def generate(out_dir: Path, scale: float, seed: int = 42) -> dict[str, int]:
         if workers > 1:
             # Workers generate and compress chunks; this process only stitches them together in order.
             # "spawn" because forking a process that may hold threads (a test runner, a server) is unsafe.
-            pool = stack.enter_context(
-                ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
-            )
+            pool = stack.enter_context(ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")))
             title_pieces = pool.map(_title_chunk, title_tasks)
             name_pieces = pool.map(_name_chunk, name_tasks)
         else:
@@ -1289,9 +1282,7 @@ def main(argv: list[str] | None = None) -> int:
         description="Write a deterministic synthetic IMDb snapshot (the 4 .tsv.gz files), or the next day's.",
     )
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument(
-        "--scale", type=float, help="1.0 = full 2026 IMDb size (12.3M titles, 98M principals)"
-    )
+    source.add_argument("--scale", type=float, help="1.0 = full 2026 IMDb size (12.3M titles, 98M principals)")
     source.add_argument("--from", dest="prev", type=Path, metavar="DIR", help="previous snapshot to change")
     parser.add_argument("--change-rate", type=float, metavar="R", help="with --from: share of rows changed")
     parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="output directory")

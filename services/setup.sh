@@ -42,6 +42,15 @@ if [ "$(cat "$VENV/.installed-lock" 2>/dev/null)" != "$lock_sha" ]; then
   echo "$lock_sha" >"$VENV/.installed-lock"
 fi
 
+# `source .venv/bin/activate` then finds the dbt project and profile from anywhere: `dbt build --select
+# +actor_actress_kpis` works as dbt users type it.
+if ! grep -q DBT_PROFILES_DIR "$VENV/bin/activate"; then
+  cat >>"$VENV/bin/activate" <<ACT
+export DBT_PROFILES_DIR="$REPO_ROOT" DBT_PROJECT_DIR="$REPO_ROOT/dbt_imdb"
+export DBT_SEND_ANONYMOUS_USAGE_STATS=False DO_NOT_TRACK=1 AIRFLOW__COSMOS__ENABLE_TELEMETRY=False
+ACT
+fi
+
 if [ ! -f .env ]; then
   log "writing .env from .env.example with generated passwords"
   sed -e "s/change-me-writer/$(openssl rand -hex 12)/" -e "s/change-me-reader/$(openssl rand -hex 12)/" .env.example >.env

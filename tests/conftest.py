@@ -23,9 +23,7 @@ ARTIFACTS = REPO_ROOT / "test-artifacts"
 
 
 def _service(script: str, action: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(REPO_ROOT / "services" / script), action], capture_output=True, text=True, check=False
-    )
+    return subprocess.run([str(REPO_ROOT / "services" / script), action], capture_output=True, text=True, check=False)
 
 
 def _ensure(script: str) -> bool:
@@ -125,3 +123,62 @@ def artifacts_dir() -> Path:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Tests that restart the shared services run after everything else."""
     items.sort(key=lambda item: item.get_closest_marker("lifecycle") is not None)
+
+
+def run_dbt(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """`dbt <args>` against the real Thrift server, in the project, with the test's schema prefix (env)."""
+    env = {
+        **os.environ,
+        "DBT_PROFILES_DIR": str(REPO_ROOT),
+        "DBT_PROJECT_DIR": str(REPO_ROOT / "dbt_imdb"),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
+        "DO_NOT_TRACK": "1",
+    }
+    dbt = REPO_ROOT / ".venv" / "bin" / "dbt"
+    result = subprocess.run([str(dbt), *args], cwd=REPO_ROOT, env=env, capture_output=True, text=True)
+    if check and result.returncode != 0:
+        pytest.fail(f"dbt {' '.join(args)} failed:\n{result.stdout[-6000:]}\n{result.stderr[-2000:]}")
+    return result
+
+
+def fetch_kpis(spark, prefix: str) -> dict[tuple[str, str], dict]:
+    rows = spark.query(
+        f"select nconst, role, primary_name, movies_rated, avg_rating, weighted_rating, total_votes, updated_at "
+        f"from {prefix}aggregated.actor_actress_kpis"
+    )
+    cols = ("primary_name", "movies_rated", "avg_rating", "weighted_rating", "total_votes", "updated_at")
+    return {(r[0], r[1]): dict(zip(cols, r[2:], strict=True)) for r in rows}
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def chromium(url: str, *, screenshot: Path | None = None, wait_ms: int = 15000) -> str:
+    """Render a page in headless Debian Chromium; returns the DOM after scripts ran (and saves a PNG)."""
+    import tempfile
+
+    binary = shutil.which("chromium") or "/usr/bin/chromium"
+    with tempfile.TemporaryDirectory() as profile:
+        base = [
+            binary,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={profile}",
+            f"--virtual-time-budget={wait_ms}",
+            "--window-size=1600,1000",
+        ]
+        if screenshot is not None:
+            subprocess.run([*base, f"--screenshot={screenshot}", url], capture_output=True, timeout=120)
+        dom = subprocess.run([*base, "--dump-dom", url], capture_output=True, text=True, timeout=120)
+    return dom.stdout

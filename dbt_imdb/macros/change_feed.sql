@@ -70,3 +70,13 @@
     alter table {{ this }} set tblproperties ({{ pairs | join(", ") }})
   {%- endif -%}
 {% endmacro %}
+
+
+{#- A filter to the affected people in an incremental run (everyone when recomputing everything). -#}
+{% macro only_affected(column, plan) -%}
+  {%- if plan is none -%}
+    true
+  {%- else -%}
+    {{ column }} in (select affected_people.nconst from affected_people)
+  {%- endif -%}
+{%- endmacro %}

@@ -52,8 +52,7 @@ def day1_lines() -> dict[str, list[str]]:
 
 def versions(spark) -> dict[str, int]:
     return {
-        d.table: int(spark.query(f"describe history {land.landing_table(d)} limit 1")[0][0])
-        for d in DATASETS.values()
+        d.table: int(spark.query(f"describe history {land.landing_table(d)} limit 1")[0][0]) for d in DATASETS.values()
     }
 
 
@@ -90,9 +89,7 @@ def test_quotes_utf8_nulls_and_types_land_exactly(day1, spark):
     types = {name: kind for name, kind, _comment in spark.query(f"describe {r}")[:3]}
     assert types == {"tconst": "string", "averageRating": "decimal(3,1)", "numVotes": "bigint"}
     p = land.landing_table(get("title.principals"))
-    assert (
-        spark.scalar(f"select characters from {p} where tconst = 'tt0000001' and ordering = 1") == '["Self"]'
-    )
+    assert spark.scalar(f"select characters from {p} where tconst = 'tt0000001' and ordering = 1") == '["Self"]'
 
 
 def test_next_day_inserts_updates_soft_deletes_and_leaves_the_rest(day1, spark, tmp_path):
@@ -121,9 +118,7 @@ def test_next_day_inserts_updates_soft_deletes_and_leaves_the_rest(day1, spark, 
     deleted = spark.query(f"select tconst, _run_date from {t} where _is_deleted order by tconst")
     assert {row[0] for row in deleted} == removed and {row[1] for row in deleted} == {DAY2.isoformat()}
     rt = land.landing_table(get("title.ratings"))
-    assert spark.query(f"select averageRating, numVotes, _run_date from {rt} where tconst = 'tt0000001'")[0][
-        1:
-    ] == (
+    assert spark.query(f"select averageRating, numVotes, _run_date from {rt} where tconst = 'tt0000001'")[0][1:] == (
         2200,
         DAY2.isoformat(),
     )
@@ -183,9 +178,9 @@ def test_malformed_lines_within_the_limit_go_to_rejects(day1, spark, tmp_path):
     files = write_snapshot(tmp_path / "some-bad", lines)
     reports = {r.table.split(".")[-1]: r for r in land.land(spark, files, DAY2, reject_share=0.01)}
     assert reports["title_ratings"].rejected == 1
-    assert spark.query(
-        f"select table_name, file, line_number, raw_line, reason from {land.rejects_table()}"
-    ) == [("title_ratings", "title.ratings.tsv.gz", 12, "tt0000011\t5.1\tmany", "non-numeric numVotes: many")]
+    assert spark.query(f"select table_name, file, line_number, raw_line, reason from {land.rejects_table()}") == [
+        ("title_ratings", "title.ratings.tsv.gz", 12, "tt0000011\t5.1\tmany", "non-numeric numVotes: many")
+    ]
     # the rejected line still names its key: the landed row stays as it was (no update, no soft delete)
     rt = land.landing_table(get("title.ratings"))
     assert spark.query(f"select numVotes, _is_deleted, _run_date from {rt} where tconst = 'tt0000011'") == [

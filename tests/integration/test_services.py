@@ -15,18 +15,14 @@ pytestmark = [pytest.mark.integration, pytest.mark.lifecycle]
 
 
 def make(*targets: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["make", "--no-print-directory", *targets], cwd=REPO_ROOT, capture_output=True, text=True
-    )
+    return subprocess.run(["make", "--no-print-directory", *targets], cwd=REPO_ROOT, capture_output=True, text=True)
 
 
 def our_processes() -> list[str]:
     """Processes whose command line names our DATA_DIR (the Thrift server's JVM, the postgres cluster)."""
     out = subprocess.run(["ps", "-eo", "pid=,args="], capture_output=True, text=True).stdout
     data_dir = str(settings().data_dir)
-    return [
-        line for line in out.splitlines() if data_dir in line and "pytest" not in line and " ps " not in line
-    ]
+    return [line for line in out.splitlines() if data_dir in line and "pytest" not in line and " ps " not in line]
 
 
 def test_up_twice_status_down_leaves_nothing(thrift_server, postgres_server):

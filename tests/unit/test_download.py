@@ -58,9 +58,7 @@ class Server:
             return len(self.requests)
 
 
-def serve_bytes(
-    h: http.server.BaseHTTPRequestHandler, body: bytes, status: int = 200, **headers: str
-) -> None:
+def serve_bytes(h: http.server.BaseHTTPRequestHandler, body: bytes, status: int = 200, **headers: str) -> None:
     h.send_response(status)
     h.send_header("Content-Type", "application/x-gzip")
     h.send_header("Content-Length", str(len(body)))
@@ -115,9 +113,7 @@ def snapshot(root: Path) -> dict[str, bytes | None]:
     """Every file (with content) and directory under root, temp files included."""
     if not root.exists():
         return {}
-    return {
-        str(p.relative_to(root)): (p.read_bytes() if p.is_file() else None) for p in sorted(root.rglob("*"))
-    }
+    return {str(p.relative_to(root)): (p.read_bytes() if p.is_file() else None) for p in sorted(root.rglob("*"))}
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -195,9 +191,7 @@ def test_etag_304_on_next_run_date_reuses_previous_copy(server: Server, tmp_path
     assert server.count == 2
 
 
-def test_conditional_get_uses_newest_earlier_copy_and_refetches_when_changed(
-    server: Server, tmp_path: Path
-) -> None:
+def test_conditional_get_uses_newest_earlier_copy_and_refetches_when_changed(server: Server, tmp_path: Path) -> None:
     versions = {"v1": GZ, "v2": gzip.compress(TSV + b"tt9999999\t9.9\t99\n", mtime=0)}
     current = {"tag": "v1"}
 

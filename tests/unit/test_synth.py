@@ -107,9 +107,7 @@ def test_every_line_has_the_registry_columns(snapshot: Path, name: str) -> None:
 
 def test_title_fields(snapshot: Path) -> None:
     types = {t.name for t in synth.TITLE_TYPES}
-    for tconst, ttype, primary, original, adult, start, end, runtime, genres in read(
-        snapshot, "title.basics"
-    ):
+    for tconst, ttype, primary, original, adult, start, end, runtime, genres in read(snapshot, "title.basics"):
         assert TCONST.fullmatch(tconst)
         assert ttype in types and primary and original
         assert adult in ("0", "1")
@@ -277,9 +275,7 @@ def test_worker_processes_write_the_same_bytes(tmp_path: Path, monkeypatch: pyte
     monkeypatch.setattr(synth, "_cpus", lambda: 2)
     synth.generate(tmp_path / "two", scale)
     for ds in DATASETS.values():
-        assert (tmp_path / "one" / ds.file_name).read_bytes() == (
-            tmp_path / "two" / ds.file_name
-        ).read_bytes()
+        assert (tmp_path / "one" / ds.file_name).read_bytes() == (tmp_path / "two" / ds.file_name).read_bytes()
 
 
 def test_crc32_combine_matches_zlib() -> None:
@@ -402,14 +398,9 @@ def test_cli_generates_then_changes(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert synth.main(["--scale", "0.0001", "--out", str(tmp_path / "a"), "--seed", "3"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 4 and all("rows" in line for line in lines)
-    assert (
-        synth.main(["--from", str(tmp_path / "a"), "--change-rate", "0.01", "--out", str(tmp_path / "b")])
-        == 0
-    )
+    assert synth.main(["--from", str(tmp_path / "a"), "--change-rate", "0.01", "--out", str(tmp_path / "b")]) == 0
     assert len(capsys.readouterr().out.splitlines()) == 4
-    assert sorted(p.name for p in (tmp_path / "b").iterdir()) == sorted(
-        d.file_name for d in DATASETS.values()
-    )
+    assert sorted(p.name for p in (tmp_path / "b").iterdir()) == sorted(d.file_name for d in DATASETS.values())
 
 
 @pytest.mark.parametrize(

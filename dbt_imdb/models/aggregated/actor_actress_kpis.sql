@@ -68,9 +68,7 @@ credits as (
     where
         principal.category in ('actor', 'actress')
         and not principal.is_deleted
-        {% if plan is not none %}
-            and principal.nconst in (select affected_people.nconst from affected_people)
-        {% endif %}
+        and {{ only_affected('principal.nconst', plan) }}
 ),
 
 kpis as (
@@ -105,9 +103,7 @@ named as (
 {% if is_incremental() %}
 current_rows as (
     select * from {{ this }}
-    {% if plan is not none %}
-        where nconst in (select affected_people.nconst from affected_people)
-    {% endif %}
+    where {{ only_affected('nconst', plan) }}
 ),
 
 changed as (

@@ -7,7 +7,7 @@ with
 landed as (
     select * from {{ source('landing', 'title_ratings') }}
     {% if is_incremental() %}
-        where _loaded_at > (select coalesce(max(_loaded_at), timestamp'1900-01-01') from {{ this }})
+    where _loaded_at > (select coalesce(max(_loaded_at), timestamp '1900-01-01') from {{ this }})
     {% endif %}
 ),
 
