@@ -3,7 +3,9 @@
 # Variables (override on the command line or in .env):
 #   DATA_DIR       where cache, warehouse, metastore, logs and the PostgreSQL cluster live  (default ./.data)
 #   RUN_DATE       the daily run to execute with `make pipeline`                             (default: today, UTC)
-#   IMDB_BASE_URL  where the IMDb files come from   (default for make run: the bundled sample, no network)
+#   IMDB_BASE_URL  where the IMDb files come from  (make run / make pipeline: the bundled sample_data/day1,
+#                  no network; https://datasets.imdbws.com/ for the real data)
+#   FULL_REFRESH   true to rebuild every dbt model in `make pipeline`                          (default false)
 #   SCALE          synthetic data scale for `make bench` (1.0 ~ the full 2026 IMDb)          (default 0.1)
 #   PYTEST_ARGS    extra arguments for `make test`, e.g. PYTEST_ARGS="-k landing -x"
 .DEFAULT_GOAL := help
@@ -13,12 +15,15 @@ VENV      := .venv
 PY        := $(VENV)/bin/python
 RUN_DATE  ?= $(shell date -u +%F)
 SCALE     ?= 0.1
+SAMPLE_URL := file://$(CURDIR)/sample_data/day1/
+IMDB_BASE_URL := $(or $(IMDB_BASE_URL),$(SAMPLE_URL))
+FULL_REFRESH ?= false
 export DBT_PROFILES_DIR := $(CURDIR)
 export DBT_PROJECT_DIR := $(CURDIR)/dbt_imdb
 export DBT_SEND_ANONYMOUS_USAGE_STATS := False
 export DO_NOT_TRACK := 1
 
-.PHONY: help setup up down status test lint docs dbt-build
+.PHONY: help setup up down status test lint docs dbt-build run pipeline airflow api
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -30,7 +35,25 @@ up: setup ## start the Spark Thrift server (127.0.0.1:10000) and PostgreSQL (127
 	@services/postgres.sh start
 	@services/thrift.sh start
 
+run: up ## on a fresh machine: install, start the stack, run the pipeline once on the bundled sample, serve it all
+	@services/airflow.sh pipeline $(RUN_DATE) "$(IMDB_BASE_URL)" $(FULL_REFRESH)
+	@services/api.sh start
+	@services/docs.sh start
+	@services/airflow.sh start
+	@services/welcome.sh $(RUN_DATE)
+
+pipeline: up ## one daily run of the imdb_pipeline DAG through Airflow and Cosmos: RUN_DATE=… [IMDB_BASE_URL=…]
+	@services/airflow.sh pipeline $(RUN_DATE) "$(IMDB_BASE_URL)" $(FULL_REFRESH)
+
+airflow: up ## the Airflow UI on http://127.0.0.1:8080 (prints the admin password)
+	@services/airflow.sh start
+
+api: up ## the API on http://127.0.0.1:8008 (OpenAPI docs at /docs)
+	@services/api.sh start
+
 down: ## stop every service the project started (by pid), leaving no process behind
+	@services/api.sh stop
+	@services/airflow.sh stop
 	@services/docs.sh stop
 	@services/thrift.sh stop
 	@services/postgres.sh stop
@@ -38,6 +61,8 @@ down: ## stop every service the project started (by pid), leaving no process beh
 status: ## name each service, its pid, address and log file
 	@services/thrift.sh status || true
 	@services/docs.sh status || true
+	@services/api.sh status || true
+	@services/airflow.sh status || true
 	@services/postgres.sh status || true
 
 test: setup ## the whole test suite against real services (starts what it needs)

@@ -82,6 +82,8 @@ alter role "$PG_WRITER" with login createdb password '$PG_WRITER_PASSWORD';
 alter role "$PG_READER" with login nocreatedb password '$PG_READER_PASSWORD';
 select format('create database %I owner %I', '$PG_DB', '$PG_WRITER') where not exists (select from pg_database where datname = '$PG_DB')
 \gexec
+select format('create database %I owner %I', 'airflow', '$PG_WRITER') where not exists (select from pg_database where datname = 'airflow')
+\gexec
 SQL
   psql_admin -U postgres -d "$PG_DB" <<SQL >/dev/null
 revoke create on schema public from public;
