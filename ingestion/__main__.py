@@ -83,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     from ingestion import land, pipeline
     from ingestion.download import DownloadError
+    from ingestion.publish import PublishError
     from ingestion.thrift import ThriftError, session
 
     datasets = pipeline.selected(args.datasets)
@@ -110,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
 
             result = publish.publish(args.run_date)
             console.print(result.summary())
-    except (DownloadError, land.LandingError, ThriftError) as exc:
+    except (DownloadError, land.LandingError, ThriftError, PublishError) as exc:
         console.print(f"[red]error:[/red] {exc}")
         return 1
     return 0

@@ -184,17 +184,37 @@ def publish(run_date: dt.date, *, run_id: str | None = None, database_url: str |
             try:
                 published = _publish_guarded(spark, engine, STATUS, result, own_row=own)
                 own.rows_affected = published.rows
-            except PublishError as exc:
-                own.status, own.error = "failed", str(exc)[:4000]
+            except BaseException as exc:
+                own.status, own.error = "failed", f"{type(exc).__name__}: {exc}"[:4000]
+                if not isinstance(exc, PublishError):
+                    raise
             finally:
                 own.finished_at = own.finished_at or own.started_at + dt.timedelta(seconds=time.monotonic() - t0)
-                status.record(spark, [own])
+                try:
+                    status.record(spark, [own])
+                except Exception:  # as status.tracked: never hide the publish's own outcome behind this
+                    log.exception("could not record the publish status of %s in Delta", STATUS.name)
     finally:
         engine.dispose()
     if not result.ok:
         failed = "; ".join(f"{t.table}: {t.error}" for t in result.tables if t.error)
         raise PublishError(f"publish {run_date.isoformat()} failed: {failed}", result)
     return result
+
+
+def publish_status(run_date: dt.date, *, run_id: str | None = None, database_url: str | None = None) -> TableResult:
+    """Publish only the status table: the DAG's last task calls it after adding the `skipped` rows, so the API
+    shows every stage of the run, also when the run failed before `publish`. Records no new status row."""
+    engine = sa.create_engine(
+        database_url or config.database_url(),
+        poolclass=sa.pool.NullPool,
+        connect_args={"client_encoding": "utf8"},
+    )
+    try:
+        with session() as spark:
+            return publish_table(spark, engine, STATUS)
+    finally:
+        engine.dispose()
 
 
 def _publish_guarded(
@@ -243,7 +263,7 @@ def publish_table(
         # Two publishers of the same table would fight over the staging name; the second one waits.
         conn.execute(sa.text("select pg_advisory_xact_lock(hashtext(:k))"), {"k": f"publish:{table.name}"})
         conn.exec_driver_sql(f"drop table if exists {table.staging}")
-        conn.exec_driver_sql(f"create table {table.staging} ({_column_ddl(table)})")
+        conn.exec_driver_sql(create_table_sql(table, table.staging))
         copied = _copy_from_spark(spark, conn, table, pinned, batch_rows)
         in_pg = conn.exec_driver_sql(f"select count(*) from {table.staging}").scalar_one()
         if copied != expected or in_pg != expected:
@@ -274,8 +294,10 @@ def _delta_version(spark: Session, source: str) -> int:
         ) from exc
 
 
-def _column_ddl(table: ServingTable) -> str:
-    return ", ".join(f"{c.name} {c.pg_type}{' not null' if c.not_null else ''}" for c in table.columns)
+def create_table_sql(table: ServingTable, name: str | None = None) -> str:
+    """`create table` for a serving table (or its staging copy), without indexes (added after the load)."""
+    columns = ", ".join(f"{c.name} {c.pg_type}{' not null' if c.not_null else ''}" for c in table.columns)
+    return f"create table {name or table.name} ({columns})"
 
 
 def _build_indexes(conn: sa.Connection, table: ServingTable) -> None:
