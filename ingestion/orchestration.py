@@ -92,7 +92,8 @@ def on_model_failure(context: dict[str, Any]) -> None:
 
 
 def finalize_status(run_date: dt.date, run_id: str) -> dict[str, int]:
-    """Mark every stage/table of this run that recorded nothing as `skipped`, then publish the status table."""
+    """Mark every stage/table of this run that recorded nothing as `skipped`, publish the status table, and
+    fail when any stage failed (so the DAG run is marked failed although this all_done task ran)."""
     from ingestion import publish
 
     with session() as spark:
@@ -116,4 +117,10 @@ def finalize_status(run_date: dt.date, run_id: str) -> dict[str, int]:
             spark.query(f"select status, count(*) from {status.table()} where run_id = '{run_id}' group by status")
         )
     publish.publish_status(run_date, run_id=run_id)
-    return {k: int(v) for k, v in counts.items()}
+    counts = {k: int(v) for k, v in counts.items()}
+    if counts.get("failed"):
+        # this task is the DAG's only leaf: failing it is what marks the whole run failed in Airflow
+        from airflow.exceptions import AirflowFailException
+
+        raise AirflowFailException(f"run {run_id}: {counts['failed']} stage/table(s) failed; statuses {counts}")
+    return counts

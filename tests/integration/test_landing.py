@@ -101,9 +101,8 @@ def test_next_day_inserts_updates_soft_deletes_and_leaves_the_rest(day1, spark, 
     lines["title.basics"] = [row for row in lines["title.basics"] if row.split("\t")[0] not in removed]
     lines["title.basics"].append("tt9999992\tmovie\tNew One\tNew One\t0\t2024\t\\N\t101\tDrama")
     files = write_snapshot(tmp_path / "day2", lines)
-    before = spark.query(
-        f"select tconst, _loaded_at, _run_date from {land.landing_table(get('title.ratings'))} where tconst = 'tt0000003'"
-    )
+    ratings_table = land.landing_table(get("title.ratings"))
+    before = spark.query(f"select tconst, _loaded_at, _run_date from {ratings_table} where tconst = 'tt0000003'")
 
     reports = {r.table.split(".")[-1]: r for r in land.land(spark, files, DAY2)}
 
