@@ -10,6 +10,7 @@ import gzip
 import os
 import shutil
 import subprocess
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -182,3 +183,69 @@ def chromium(url: str, *, screenshot: Path | None = None, wait_ms: int = 15000) 
             subprocess.run([*base, f"--screenshot={screenshot}", url], capture_output=True, timeout=120)
         dom = subprocess.run([*base, "--dump-dom", url], capture_output=True, text=True, timeout=120)
     return dom.stdout
+
+
+def chromium_session(steps: list[tuple[str, object]], *, screenshot: Path, wait_s: float = 8) -> list[object]:
+    """Drive headless Chromium over the DevTools protocol through several steps in one browser session
+    (cookies kept between pages): ("goto", url), ("click_text", text), ("text", None) returns the page text.
+    Saves a PNG of the last page."""
+    import base64
+    import json
+    import tempfile
+    import time
+
+    from websockets.sync.client import connect
+
+    binary = shutil.which("chromium") or "/usr/bin/chromium"
+    out: list[object] = []
+    with tempfile.TemporaryDirectory() as profile:
+        proc = subprocess.Popen(
+            [binary, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={profile}", "--remote-debugging-port=0", "--window-size=1600,1000", "about:blank"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            port_file = Path(profile) / "DevToolsActivePort"
+            for _ in range(100):
+                if port_file.is_file() and port_file.read_text().strip():
+                    break
+                time.sleep(0.1)
+            port = port_file.read_text().split()[0]
+            pages = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list"))
+            ws_url = next(p["webSocketDebuggerUrl"] for p in pages if p["type"] == "page")
+            with connect(ws_url, max_size=50_000_000) as ws:
+                ids = iter(range(1, 10_000))
+
+                def call(method: str, **params):
+                    i = next(ids)
+                    ws.send(json.dumps({"id": i, "method": method, "params": params}))
+                    while True:
+                        msg = json.loads(ws.recv(timeout=60))
+                        if msg.get("id") == i:
+                            return msg.get("result", {})
+
+                def evaluate(expression: str):
+                    return call("Runtime.evaluate", expression=expression, returnByValue=True)["result"].get("value")
+
+                for action, arg in steps:
+                    if action == "goto":
+                        call("Page.navigate", url=arg)
+                        time.sleep(wait_s)
+                    elif action == "click_text":  # a button by its text or its aria-label / title
+                        text, label = json.dumps(arg), json.dumps(str(arg).lower())
+                        evaluate(
+                            "Array.from(document.querySelectorAll('button,a,[role=button]')).find(e => "
+                            f"e.innerText.trim() === {text} || "
+                            f"(e.getAttribute('aria-label') || e.title || '').toLowerCase().includes({label})"
+                            ")?.click()"
+                        )
+                        time.sleep(wait_s)
+                    elif action == "text":
+                        out.append(evaluate("document.body.innerText"))
+                png = call("Page.captureScreenshot", format="png")["data"]
+                screenshot.write_bytes(base64.b64decode(png))
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+    return out

@@ -11,7 +11,7 @@ import time
 import urllib.request
 
 import pytest
-from conftest import REPO_ROOT, chromium, free_port
+from conftest import REPO_ROOT, chromium_session, free_port
 from kpi_reference import expected_kpis
 
 pytestmark = pytest.mark.integration
@@ -43,7 +43,10 @@ print(json.dumps({"errors": {k: str(v) for k, v in bag.import_errors.items()}, "
   "schedule": str(dag.schedule), "catchup": dag.catchup}))
 """
     env = airflow_env()
-    subprocess.run(["bash", "-c", f"cd {REPO_ROOT} && .venv/bin/dbt parse --quiet"], env=env, check=True)
+    prepared = subprocess.run(
+        [str(REPO_ROOT / "services/airflow.sh"), "prepare"], env=env, capture_output=True, text=True
+    )
+    assert prepared.returncode == 0, prepared.stderr  # metadata DB migrated, dbt manifest parsed
     result = subprocess.run([str(REPO_ROOT / ".venv/bin/python"), "-c", code], env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-3000:]
     info = json.loads(result.stdout.strip().splitlines()[-1])
@@ -169,8 +172,19 @@ def test_ui_answers_and_the_rest_api_lists_the_dag_tasks(postgres_server, artifa
         assert {f"dbt.{m}.run" for m in MODELS} <= tasks
 
         shot = artifacts_dir / "airflow-imdb_pipeline-graph.png"
-        dom = chromium(f"{base}/dags/imdb_pipeline", screenshot=shot, wait_ms=20000)
-        assert "imdb_pipeline" in dom
+        (page,) = chromium_session(
+            [
+                ("goto", f"{base}/auth/token/login"),  # all-admins login: sets the session cookie
+                ("goto", f"{base}/dags/imdb_pipeline"),
+                ("click_text", "graph"),  # the graph view …
+                ("click_text", "expand"),  # … with every task group expanded
+                ("click_text", "fit view"),
+                ("text", None),
+            ],
+            screenshot=shot,
+        )
+        for name in ("imdb_pipeline", "download", "land", "publish", "record_status", *MODELS):
+            assert name in page, name
         assert shot.is_file() and shot.stat().st_size > 10_000
     finally:
         server.terminate()
