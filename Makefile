@@ -23,7 +23,7 @@ export DBT_PROJECT_DIR := $(CURDIR)/dbt_imdb
 export DBT_SEND_ANONYMOUS_USAGE_STATS := False
 export DO_NOT_TRACK := 1
 
-.PHONY: help setup up down status test lint docs dbt-build run pipeline airflow api bench
+.PHONY: help setup up down status test lint docs dbt-build run pipeline airflow api bench bench-api
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -75,6 +75,9 @@ lint: setup ## ruff (lint + format check) and sqlfluff on the dbt models
 
 bench: up ## benchmark landing, dbt and publish on synthetic data (SCALE=0.1) with DuckDB and gzip baselines
 	@$(PY) bench/run.py --scale $(SCALE)
+
+bench-api: up ## the API under wrk load on a 1M-row KPI table, next to pgbench running the same SQL
+	@$(PY) bench/api.py
 
 docs: up ## generate the dbt docs and serve them on http://127.0.0.1:8081
 	@services/docs.sh start
