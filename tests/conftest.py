@@ -10,6 +10,7 @@ import gzip
 import os
 import shutil
 import subprocess
+import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -99,8 +100,16 @@ def pg_database(postgres_server: None) -> Iterator[tuple[str, str]]:
         db_writer.render_as_string(hide_password=False),
         reader_url.set(database=name).render_as_string(hide_password=False),
     )
+    # The writer may not end the reader's sessions (that needs pg_signal_backend): wait for them to close.
     with admin.connect() as c:
-        c.execute(sa.text(f'drop database if exists "{name}" with (force)'))
+        for _ in range(100):
+            others = c.execute(
+                sa.text("select count(*) from pg_stat_activity where datname = :d"), {"d": name}
+            ).scalar_one()
+            if not others:
+                break
+            time.sleep(0.2)
+        c.execute(sa.text(f'drop database if exists "{name}"'))
     admin.dispose()
 
 
@@ -187,8 +196,8 @@ def chromium(url: str, *, screenshot: Path | None = None, wait_ms: int = 15000) 
 
 def chromium_session(steps: list[tuple[str, object]], *, screenshot: Path, wait_s: float = 8) -> list[object]:
     """Drive headless Chromium over the DevTools protocol through several steps in one browser session
-    (cookies kept between pages): ("goto", url), ("click_text", text), ("text", None) returns the page text.
-    Saves a PNG of the last page."""
+    (cookies kept between pages): ("goto", url), ("click_text", text), ("click_css", selector), and ("text", None),
+    which returns the page's text. Saves a PNG of the last page."""
     import base64
     import json
     import tempfile
@@ -240,6 +249,9 @@ def chromium_session(steps: list[tuple[str, object]], *, screenshot: Path, wait_
                             f"(e.getAttribute('aria-label') || e.title || '').toLowerCase().includes({label})"
                             ")?.click()"
                         )
+                        time.sleep(wait_s)
+                    elif action == "click_css":
+                        evaluate(f"document.querySelector({json.dumps(arg)})?.click()")
                         time.sleep(wait_s)
                     elif action == "text":
                         out.append(evaluate("document.body.innerText"))

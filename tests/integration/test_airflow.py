@@ -178,7 +178,7 @@ def test_ui_answers_and_the_rest_api_lists_the_dag_tasks(postgres_server, artifa
                 ("goto", f"{base}/dags/imdb_pipeline"),
                 ("click_text", "graph"),  # the graph view …
                 ("click_text", "expand"),  # … with every task group expanded
-                ("click_text", "fit view"),
+                ("click_css", ".react-flow__controls-fitview"),
                 ("text", None),
             ],
             screenshot=shot,
