@@ -10,7 +10,9 @@ LOGFILE="$LOG_DIR/api.log"
 start() {
   if pid_alive "$PIDFILE"; then log "api: already running (pid $(cat "$PIDFILE")) on http://$HOST:$PORT"; return 0; fi
   port_open "$HOST" "$PORT" && die "port $HOST:$PORT is taken by another process (not ours); set API_PORT"
-  (cd "$REPO_ROOT" && nohup uvicorn api.main:app --host "$HOST" --port "$PORT" --workers 1 >"$LOGFILE" 2>&1 </dev/null & echo $! >"$PIDFILE")
+  cd "$REPO_ROOT"
+  nohup uvicorn api.main:app --host "$HOST" --port "$PORT" --workers 1 >"$LOGFILE" 2>&1 </dev/null &
+  echo $! >"$PIDFILE"  # uvicorn's own pid, so `stop` ends the server itself
   local i
   for i in $(seq 1 60); do
     curl -fsS "http://$HOST:$PORT/openapi.json" >/dev/null 2>&1 && { log "api: http://$HOST:$PORT (docs at /docs, pid $(cat "$PIDFILE"))"; return 0; }

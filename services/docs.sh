@@ -13,8 +13,9 @@ start() {
   port_open "$HOST" "$PORT" && die "port $HOST:$PORT is taken by another process (not ours); set DOCS_PORT"
   log "dbt-docs: generating (log $LOGFILE)"
   (cd "$REPO_ROOT" && dbt docs generate >"$LOGFILE" 2>&1) || die "dbt docs generate failed; see $LOGFILE"
-  (cd "$REPO_ROOT/dbt_imdb" && nohup dbt docs serve --host "$HOST" --port "$PORT" --no-browser >>"$LOGFILE" 2>&1 </dev/null &
-   echo $! >"$PIDFILE")
+  cd "$REPO_ROOT/dbt_imdb"
+  nohup dbt docs serve --host "$HOST" --port "$PORT" --no-browser >>"$LOGFILE" 2>&1 </dev/null &
+  echo $! >"$PIDFILE"  # dbt's own pid, so `stop` ends the server itself
   local i
   for i in $(seq 1 30); do port_open "$HOST" "$PORT" && { log "dbt-docs: http://$HOST:$PORT (pid $(cat "$PIDFILE"))"; return 0; }; sleep 0.5; done
   die "dbt docs serve did not listen on $HOST:$PORT; see $LOGFILE"

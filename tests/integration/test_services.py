@@ -6,6 +6,7 @@ Runs last (see conftest.pytest_collection_modifyitems): it stops the shared serv
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -35,9 +36,14 @@ def test_up_twice_status_down_leaves_nothing(thrift_server, postgres_server):
     assert "spark-thrift  running" in status and ":10000" in status
     assert "postgres      running" in status and ":5433" in status
 
+    api = make("api")
+    assert api.returncode == 0, api.stderr
+    api_pid = int((settings().data_dir / "run" / "api.pid").read_text())
+
     down = make("down")
     assert down.returncode == 0, down.stderr
     assert our_processes() == []
+    assert not Path(f"/proc/{api_pid}").exists()  # the API server itself, not just a wrapper shell
     status = make("status").stdout
     assert "spark-thrift  stopped" in status and "postgres      stopped" in status
 
