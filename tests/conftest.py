@@ -100,16 +100,18 @@ def pg_database(postgres_server: None) -> Iterator[tuple[str, str]]:
         db_writer.render_as_string(hide_password=False),
         reader_url.set(database=name).render_as_string(hide_password=False),
     )
-    # The writer may not end the reader's sessions (that needs pg_signal_backend): wait for them to close.
+    # The writer may end its own sessions (WITH FORCE) but not the reader's (that needs pg_signal_backend):
+    # wait for those to close first.
     with admin.connect() as c:
         for _ in range(100):
             others = c.execute(
-                sa.text("select count(*) from pg_stat_activity where datname = :d"), {"d": name}
+                sa.text("select count(*) from pg_stat_activity where datname = :d and usename <> current_user"),
+                {"d": name},
             ).scalar_one()
             if not others:
                 break
             time.sleep(0.2)
-        c.execute(sa.text(f'drop database if exists "{name}"'))
+        c.execute(sa.text(f'drop database if exists "{name}" with (force)'))
     admin.dispose()
 
 
