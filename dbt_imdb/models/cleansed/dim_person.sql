@@ -1,14 +1,10 @@
 {{ config(unique_key='nconst') }}
 
--- Incremental: only the landing rows changed (inserted, updated, soft-deleted) since the newest _loaded_at
--- already here; see dim_title.
+-- Incremental: only the landing rows changed since the last run (macros/landed_since_last_run.sql).
 with
 
 landed as (
-    select * from {{ source('landing', 'name_basics') }}
-    {% if is_incremental() %}
-    where _loaded_at > (select coalesce(max(_loaded_at), timestamp '1900-01-01') from {{ this }})
-    {% endif %}
+    {{ landed_since_last_run('name_basics') }}
 ),
 
 final as (

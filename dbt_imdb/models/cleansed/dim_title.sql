@@ -1,16 +1,11 @@
 {{ config(unique_key='tconst') }}
 
--- Incremental: only the landing rows whose _loaded_at is newer than the newest one already here. Landing
--- sets _loaded_at only when a row is inserted, changed or soft-deleted, so this is exactly what changed;
--- soft deletes arrive with is_deleted = true and are merged like any other change (rows are never
--- removed here, so the watermark only moves forward).
+-- Incremental: only the landing rows changed since the last run (macros/landed_since_last_run.sql);
+-- soft deletes arrive as is_deleted = true and are merged like any other change.
 with
 
 landed as (
-    select * from {{ source('landing', 'title_basics') }}
-    {% if is_incremental() %}
-    where _loaded_at > (select coalesce(max(_loaded_at), timestamp '1900-01-01') from {{ this }})
-    {% endif %}
+    {{ landed_since_last_run('title_basics') }}
 ),
 
 final as (

@@ -1,15 +1,12 @@
 {{ config(unique_key=['tconst', 'ordering']) }}
 
--- Incremental: only the landing rows changed (inserted, updated, soft-deleted) since the newest _loaded_at
--- already here; see dim_title. When a credit moves to another person, the update's pre-image in this
--- table's change data feed still names the previous one (actor_actress_kpis relies on it).
+-- Incremental: only the landing rows changed since the last run (macros/landed_since_last_run.sql).
+-- When a credit moves to another person, the update's pre-image in this table's change data feed still
+-- names the previous one (actor_actress_kpis relies on it).
 with
 
 landed as (
-    select * from {{ source('landing', 'title_principals') }}
-    {% if is_incremental() %}
-    where _loaded_at > (select coalesce(max(_loaded_at), timestamp '1900-01-01') from {{ this }})
-    {% endif %}
+    {{ landed_since_last_run('title_principals') }}
 ),
 
 final as (
