@@ -5,8 +5,10 @@ For every file (SPEC, Landing semantics):
    is null), checked line by line, hashed, and written to `landing_stage.<table>`;
 2. check: when any file's malformed share exceeds the limit the run stops here, before any landing table
    changed, and names the files, the counts and the first bad lines;
-3. merge: one atomic Delta MERGE per table inserts new keys, updates keys whose row hash changed (or that
-   come back after a soft delete), soft-deletes keys missing from the snapshot, and leaves the rest alone.
+3. diff: a full outer join of narrow rows (key, row hash) against the landing table finds the keys that are
+   new, changed (or back after a soft delete) and missing; a key repeated in the snapshot stops the run here;
+4. merge: one atomic Delta MERGE per table, of the changed rows only, inserts new keys, updates changed ones,
+   soft-deletes missing ones and leaves the rest alone (an empty table gets a plain append).
 
 A file whose bytes were already landed last time (same SHA-256) is skipped, so re-running a date changes
 nothing, not even the Delta version.
@@ -47,6 +49,7 @@ class TableReport:
     deleted: int = 0
     unchanged: int = 0
     skipped: bool = False  # same file as last landed: nothing to do
+    diffed: bool = False  # compared with the landing table (False: the table was empty, all inserts)
     delta_version: int | None = None
 
     @property
@@ -111,7 +114,8 @@ def staging_sql(d: Dataset, path: Path) -> str:
     """SELECT that parses one gzipped IMDb file into typed columns plus line number, hash and reject reason.
 
     The gzip is not splittable, so Spark reads it in one task, in order: monotonically_increasing_id() is
-    then the 0-based line index. Everything after the read is repartitioned to use every core.
+    then the 0-based line index. Right after the read the raw lines are spread round-robin over every core
+    (before splitting, so the shuffle carries each line once), and all the parsing happens in parallel.
     """
     n = len(d.columns)
     fields = []
@@ -138,8 +142,9 @@ def staging_sql(d: Dataset, path: Path) -> str:
         from (
             select _line, _raw, _f, case {" ".join(checks)} end as _reason
             from (
-                select /*+ REPARTITION({_partitions()}, _line) */ _line, _raw, split(_raw, '\\t', -1) as _f
-                from (select value as _raw, monotonically_increasing_id() + 1 as _line
+                select _line, _raw, split(_raw, '\\t', -1) as _f
+                from (select /*+ REPARTITION({_partitions()}) */ value as _raw,
+                             monotonically_increasing_id() + 1 as _line
                       from text.`{path}`)
                 where _line > 1
             )
@@ -181,27 +186,93 @@ def sample_rejects(spark: Session, d: Dataset, limit: int = 5) -> list[tuple[int
 # ---------------------------------------------------------------------------------------------- merge
 
 
+def changed_keys_table(d: Dataset) -> str:
+    return f"{config.schema('landing_stage')}.{d.table}__changed_keys"
+
+
+def changes_table(d: Dataset) -> str:
+    return f"{config.schema('landing_stage')}.{d.table}__changes"
+
+
+def changes_sql(d: Dataset) -> str:
+    """The keys a snapshot changes, found on narrow rows (key, row hash) so that the full outer join against the
+    landing table shuffles a few bytes per row, not whole rows: `insert` (new key), `update` (row hash changed,
+    or the key comes back after a soft delete), `delete` (live key missing from the snapshot). A rejected line
+    still names its key: that key gets no action (neither updated from a broken line nor soft-deleted for
+    missing), so a bad line loses no data. Keys found more than once in the snapshot are kept with `_copies`."""
+    keys = ", ".join(_q(k) for k in d.key)
+    on = " and ".join(f"s.{_q(k)} = t.{_q(k)}" for k in d.key)
+    first = _q(d.key[0])
+    keys_present = " and ".join(f"{_q(k)} is not null" for k in d.key)
+    return f"""
+        with s as (
+            select {keys}, max(_row_hash) as _row_hash, bool_or(_reject_reason is not null) as _rejected,
+                   count(*) as _copies
+            from {stage_table(d)} where {keys_present} group by {keys}
+        ),
+        t as (select {keys}, _row_hash, _is_deleted from {landing_table(d)}),
+        diff as (
+            select {", ".join(f"coalesce(s.{_q(k)}, t.{_q(k)}) as {_q(k)}" for k in d.key)}, s._copies,
+                   case
+                       when t.{first} is null then case when not s._rejected then 'insert' end
+                       when s.{first} is null then case when not t._is_deleted then 'delete' end
+                       when not s._rejected and (t._row_hash <> s._row_hash or t._is_deleted) then 'update'
+                   end as _action
+            from s full outer join t on {on}
+        )
+        select * from diff where _action is not null or _copies > 1
+    """
+
+
+def changed_rows_sql(d: Dataset, broadcast: bool) -> str:
+    """The changed keys with their staged rows (none for a delete); the keys are broadcast when few."""
+    staged_cols = ", ".join(f"st.{_q(c)}" for c in d.column_names if c not in d.key)
+    keys = ", ".join(f"c.{_q(k)}" for k in d.key)
+    join = " and ".join(f"st.{_q(k)} = c.{_q(k)}" for k in d.key)
+    hint = "/*+ BROADCAST(c) */" if broadcast else ""
+    return f"""
+        select {hint} {keys}, {staged_cols}, st._row_hash, c._action
+        from {changed_keys_table(d)} as c
+        left join {stage_table(d)} as st on {join} and c._action <> 'delete'
+    """
+
+
 def merge_sql(d: Dataset, run_date: dt.date, loaded_at: str) -> str:
-    """The MERGE of one staged snapshot. A rejected line still names its key: that key is left as it was
-    (neither updated from a broken line nor soft-deleted for missing), so a bad line loses no data."""
+    """The MERGE of one snapshot's changed rows (changed_rows_sql): touches only changed keys."""
     cols = d.column_names
     on = " and ".join(f"t.{_q(k)} = s.{_q(k)}" for k in d.key)
     stamp = f"_run_date = date'{run_date.isoformat()}', _loaded_at = timestamp'{loaded_at}'"
     update = ", ".join(f"{_q(c)} = s.{_q(c)}" for c in cols)
     insert_cols = ", ".join(_q(c) for c in cols)
     insert_vals = ", ".join(f"s.{_q(c)}" for c in cols)
-    keys_present = " and ".join(f"{_q(k)} is not null" for k in d.key)
     return f"""
         merge into {landing_table(d)} as t
-        using (select {insert_cols}, _row_hash, _reject_reason is not null as _rejected
-               from {stage_table(d)} where {keys_present}) as s
+        using {changes_table(d)} as s
         on {on}
-        when matched and not s._rejected and (t._row_hash <> s._row_hash or t._is_deleted) then update set
+        when matched and s._action = 'delete' then update set _is_deleted = true, {stamp}
+        when matched and s._action = 'update' then update set
             {update}, _row_hash = s._row_hash, _is_deleted = false, {stamp}
-        when not matched and not s._rejected then insert ({insert_cols}, _row_hash, _is_deleted, _run_date, _loaded_at)
+        when not matched and s._action = 'insert' then
+            insert ({insert_cols}, _row_hash, _is_deleted, _run_date, _loaded_at)
             values ({insert_vals}, s._row_hash, false, date'{run_date.isoformat()}', timestamp'{loaded_at}')
-        when not matched by source and not t._is_deleted then update set _is_deleted = true, {stamp}
     """
+
+
+def first_load_sql(d: Dataset, run_date: dt.date, loaded_at: str) -> str:
+    """Into an empty landing table every good line is an insert: a plain append, no join."""
+    cols = ", ".join(_q(c) for c in d.column_names)
+    keys_present = " and ".join(f"{_q(k)} is not null" for k in d.key)
+    return f"""
+        insert into {landing_table(d)} ({cols}, _row_hash, _is_deleted, _run_date, _loaded_at)
+        select {cols}, _row_hash, false, date'{run_date.isoformat()}', timestamp'{loaded_at}'
+        from {stage_table(d)} where _reject_reason is null and {keys_present}
+    """
+
+
+# A changed-key set up to this size is broadcast into the joins of the MERGE, so the landing table is never
+# shuffled (a sort-merge join would shuffle all of it, ~98M rows at full IMDb scale, for 1% of changes).
+BROADCAST_MAX_ROWS = 5_000_000
+BROADCAST_MAX_BYTES = 256 << 20  # the changes on disk (compressed; a few times that in memory, driver 10 GB)
 
 
 def _last_commit(spark: Session, table: str) -> tuple[int, str, dict[str, str]]:
@@ -210,28 +281,50 @@ def _last_commit(spark: Session, table: str) -> tuple[int, str, dict[str, str]]:
     return int(version), operation, metrics
 
 
+def diff(spark: Session, d: Dataset, report: TableReport) -> None:
+    """Find what a staged snapshot changes (changed_keys_table) and count it into the report; fails, changing
+    nothing, when a key repeats in the snapshot. An empty landing table needs no diff: all are inserts."""
+    if spark.scalar(f"select count(*) from {landing_table(d)}") == 0:
+        report.inserted = report.source_rows - report.rejected
+        return
+    spark.execute(f"create or replace table {changed_keys_table(d)} using delta as {changes_sql(d)}")
+    counts = dict(spark.query(f"select coalesce(_action, 'none'), count(*) from {changed_keys_table(d)} group by 1"))
+    duplicates = spark.scalar(f"select count(*) from {changed_keys_table(d)} where _copies > 1")
+    if duplicates:
+        keys = ", ".join(d.key)
+        raise LandingError(
+            f"{report.file}: the natural key ({keys}) is not unique in this snapshot ({duplicates} keys repeat); "
+            f"find them with: select {keys}, count(*) from {stage_table(d)} group by all having count(*) > 1"
+        )
+    report.inserted = int(counts.get("insert", 0))
+    report.updated = int(counts.get("update", 0))
+    report.deleted = int(counts.get("delete", 0))
+    report.diffed = True
+
+
 def merge(spark: Session, d: Dataset, run_date: dt.date, loaded_at: str, report: TableReport) -> None:
-    before, _, _ = _last_commit(spark, landing_table(d))
-    try:
-        spark.execute(merge_sql(d, run_date, loaded_at))
-    except Exception as exc:
-        if "MULTIPLE_SOURCE_ROW_MATCHING_TARGET_ROW" in str(exc):
-            raise LandingError(
-                f"{report.file}: the natural key ({', '.join(d.key)}) is not unique in this snapshot; "
-                f"find the duplicates with: select {', '.join(d.key)}, count(*) from {stage_table(d)} "
-                f"group by all having count(*) > 1"
-            ) from exc
-        raise
-    version, operation, m = _last_commit(spark, landing_table(d))
-    if version == before:
-        m = {}  # Delta commits nothing when a MERGE changes no row: the snapshot equals what was landed
-    elif operation != "MERGE":
-        raise LandingError(f"{landing_table(d)}: version {version} is a {operation}, not our MERGE; concurrent writer?")
-    report.delta_version = version
-    report.inserted = int(m.get("numTargetRowsInserted", 0))
-    report.updated = int(m.get("numTargetRowsMatchedUpdated", 0))
-    report.deleted = int(m.get("numTargetRowsNotMatchedBySourceUpdated", 0))
+    """Apply a diffed snapshot to its landing table in one Delta commit (none when nothing changed)."""
+    target = landing_table(d)
+    before, _, _ = _last_commit(spark, target)
+    if not report.diffed:
+        spark.execute(first_load_sql(d, run_date, loaded_at))
+    elif report.rows_affected:  # an unchanged snapshot commits nothing: the table keeps its version
+        few = report.rows_affected <= BROADCAST_MAX_ROWS
+        spark.execute(f"create or replace table {changes_table(d)} using delta as {changed_rows_sql(d, few)}")
+        if few:  # let the MERGE broadcast the changes instead of shuffling the whole landing table
+            spark.execute(f"set spark.sql.autoBroadcastJoinThreshold = {BROADCAST_MAX_BYTES}")
+        try:
+            spark.execute(merge_sql(d, run_date, loaded_at))
+        finally:
+            if few:
+                spark.execute("reset spark.sql.autoBroadcastJoinThreshold")
+        spark.execute(f"drop table if exists {changes_table(d)}")
+    spark.execute(f"drop table if exists {changed_keys_table(d)}")
     report.unchanged = report.source_rows - report.rejected - report.inserted - report.updated
+    version, operation, _ = _last_commit(spark, target)
+    if version != before and operation not in ("MERGE", "WRITE"):
+        raise LandingError(f"{target}: version {version} is a {operation}, not our load; concurrent writer?")
+    report.delta_version = version
 
 
 # ---------------------------------------------------------------------------------------------- run
@@ -303,7 +396,13 @@ def land(
                 )
             raise LandingError("landing stopped, no landing table was changed. " + " | ".join(details))
 
-        # 3. one MERGE per table, then its rejects and the file it came from
+        # 3. what each snapshot changes, and a unique key in each, also before any landing table changes
+        for d, report in reports.items():
+            if not report.skipped:
+                step(f"{d.name}: comparing with {landing_table(d)}")
+                diff(spark, d, report)
+
+        # 4. one MERGE per table, then its rejects and the file it came from
         for d, path in files.items():
             report = reports[d]
             if report.skipped:

@@ -187,6 +187,17 @@ def test_malformed_lines_within_the_limit_go_to_rejects(day1, spark, tmp_path):
     ]
 
 
+def test_a_repeated_key_fails_before_any_landing_table_changes(day1, spark, tmp_path):
+    lines = day1_lines()
+    lines["title.basics"][0] = lines["title.basics"][0].replace("\tshort\t", "\tmovie\t")  # a real change
+    lines["title.ratings"].append("tt0000002\t5.6\t301")  # tt0000002 twice
+    files = write_snapshot(tmp_path / "dup", lines)
+    before = versions(spark)
+    with pytest.raises(land.LandingError, match=r"title.ratings.tsv.gz: the natural key \(tconst\) is not unique"):
+        land.land(spark, files, DAY2)
+    assert versions(spark) == before
+
+
 def test_wrong_header_is_a_clear_error(spark, schema_prefix, tmp_path):
     d = get("title.ratings")
     path = tmp_path / d.file_name
