@@ -2,7 +2,15 @@
 # Sourced, not executed.
 set -euo pipefail
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-if [ -f "$REPO_ROOT/.env" ]; then set -a; . "$REPO_ROOT/.env"; set +a; fi
+# .env fills in what the environment does not set (as ingestion/config.py does): `DATA_DIR=/x make up` wins.
+if [ -f "$REPO_ROOT/.env" ]; then
+  while IFS= read -r _line || [ -n "$_line" ]; do
+    case "$_line" in '' | '#'*) continue ;; esac
+    _key="${_line%%=*}"; _value="${_line#*=}"; _value="${_value%\"}"; _value="${_value#\"}"
+    [ -n "${!_key+x}" ] || export "$_key=$_value"
+  done <"$REPO_ROOT/.env"
+  unset _line _key _value
+fi
 DATA_DIR="${DATA_DIR:-$REPO_ROOT/.data}"
 case "$DATA_DIR" in /*) ;; *) DATA_DIR="$REPO_ROOT/$DATA_DIR" ;; esac
 DATA_DIR="$(realpath -m "$DATA_DIR")"

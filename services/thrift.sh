@@ -8,7 +8,7 @@ PORT="${THRIFT_PORT:-10000}"
 MASTER="${SPARK_MASTER:-local[*]}"
 DELTA_VERSION="4.0.1"
 DELTA_PACKAGE="io.delta:delta-spark_2.13:$DELTA_VERSION"
-IVY_DIR="$DATA_DIR/ivy"
+IVY_DIR="${IVY_DIR:-$DATA_DIR/ivy}"
 PIDFILE="$RUN_DIR/spark-thrift.pid"
 LOGFILE="$LOG_DIR/spark-thrift.log"
 CONF_FILE="${SPARK_CONF_FILE:-$REPO_ROOT/services/spark-defaults.conf}"
@@ -64,6 +64,8 @@ start() {
     --conf "spark.driver.extraJavaOptions=-Dderby.system.home=$DATA_DIR -Djava.io.tmpdir=$DATA_DIR/spark-tmp"
     --conf "spark.local.dir=$DATA_DIR/spark-tmp"
     --conf "spark.jars.ivy=$IVY_DIR")
+  # On a cluster the executors do the work: give them memory (the driver's 10 GB is for local mode).
+  case "$MASTER" in local*) ;; *) cmd+=(--conf "spark.executor.memory=${SPARK_EXECUTOR_MEMORY:-6g}") ;; esac
   # shellcheck disable=SC2206
   cmd+=(${SPARK_SUBMIT_OPTS_EXTRA:-})
   cmd+=(spark-internal --hiveconf "hive.server2.thrift.bind.host=$HOST" --hiveconf "hive.server2.thrift.port=$PORT")
