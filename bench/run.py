@@ -136,7 +136,7 @@ def bench_database() -> str:
     return bench.render_as_string(hide_password=False)
 
 
-def dbt_build() -> None:
+def dbt_build() -> dict[str, float]:
     env = {**os.environ, "DBT_PROFILES_DIR": str(REPO), "DBT_PROJECT_DIR": str(REPO / "dbt_imdb")}
     result = subprocess.run(
         [str(REPO / ".venv/bin/dbt"), "build", "--select", "+actor_actress_kpis"],
@@ -147,6 +147,18 @@ def dbt_build() -> None:
     )
     if result.returncode != 0:
         raise RuntimeError("dbt build failed:\n" + result.stdout[-4000:])
+    return dbt_node_seconds()
+
+
+def dbt_node_seconds() -> dict[str, float]:
+    """Seconds per dbt node of the last build (models, then tests summed), to show where a build's time goes."""
+    run = json.loads((REPO / "dbt_imdb" / "target" / "run_results.json").read_text())
+    nodes: dict[str, float] = {}
+    for r in run["results"]:
+        kind, name = r["unique_id"].split(".")[0], r["unique_id"].split(".")[2]
+        key = name if kind == "model" else f"{kind}s"
+        nodes[key] = round(nodes.get(key, 0.0) + r["execution_time"], 1)
+    return nodes
 
 
 def run(scale: float, keep: bool) -> dict:
@@ -174,7 +186,8 @@ def run(scale: float, keep: bool) -> dict:
             with session() as spark, Stage(f"{label}: landing", results):
                 land.land(spark, {d: day / d.file_name for d in DATASETS.values()}, date)
             with Stage(f"{label}: dbt build +actor_actress_kpis", results):
-                dbt_build()
+                nodes = dbt_build()
+            results[-1]["dbt_nodes"] = nodes
             with Stage(f"{label}: publish", results):
                 publish.publish(date, database_url=db_url)
     finally:
@@ -216,6 +229,10 @@ def markdown(report: dict) -> str:
         "| --- | ---: | ---: |",
     ]
     lines += [f"| {r['stage']} | {r['seconds']:.1f} | {r['peak_mb']:,} |" for r in report["stages"]]
+    for r in report["stages"]:
+        if r.get("dbt_nodes"):
+            parts = ", ".join(f"{k} {v:.0f} s" for k, v in r["dbt_nodes"].items())
+            lines += ["", f"{r['stage']}, per node: {parts}."]
     r = report["ratios"]
     lines += [
         "",
