@@ -74,7 +74,7 @@ lint: setup ## ruff (lint + format check) and sqlfluff on the dbt models
 	@$(VENV)/bin/sqlfluff lint dbt_imdb/models
 
 bench: up ## benchmark landing, dbt and publish on synthetic data (SCALE=0.1) with DuckDB and gzip baselines
-	@$(PY) bench/run.py --scale $(SCALE)
+	@$(PY) bench/run.py --scale $(SCALE) $(BENCH_ARGS)
 
 bench-api: up ## the API under wrk load on a 1M-row KPI table, next to pgbench running the same SQL
 	@$(PY) bench/api.py

@@ -221,7 +221,7 @@ def markdown(report: dict) -> str:
     lines = [
         f"## Scale {report['scale']:g}",
         "",
-        f"Measured {report['measured_at']} on {report['machine']}; day 1 rows: "
+        f"Measured {report['measured_at']} on {report['machine']}{report.get('note', '')}; day 1 rows: "
         + ", ".join(f"{k} {v:,}" for k, v in report["rows_day1"].items())
         + ".",
         "",
@@ -267,8 +267,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="make bench", description=__doc__)
     parser.add_argument("--scale", type=float, default=0.1)
     parser.add_argument("--keep", action="store_true", help="keep the benchmark's schemas for inspection")
+    parser.add_argument("--note", default="", help="how the run was made, e.g. 'while the test suite ran'")
     args = parser.parse_args()
     report = run(args.scale, args.keep)
+    if args.note:
+        report["note"] = f", {args.note}"
     write(report)
     print(markdown(report))
     return 0

@@ -101,9 +101,9 @@ def pg_database(postgres_server: None) -> Iterator[tuple[str, str]]:
         reader_url.set(database=name).render_as_string(hide_password=False),
     )
     # The writer may end its own sessions (WITH FORCE) but not the reader's (that needs pg_signal_backend):
-    # wait for those to close first.
+    # wait for those to close first (up to a minute: a loaded machine can be slow to end a backend).
     with admin.connect() as c:
-        for _ in range(100):
+        for _ in range(300):
             others = c.execute(
                 sa.text("select count(*) from pg_stat_activity where datname = :d and usename <> current_user"),
                 {"d": name},
