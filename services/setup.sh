@@ -35,7 +35,7 @@ fi
 
 lock_sha="$(sha256sum requirements.lock | cut -c1-16)"
 if [ "$(cat "$VENV/.installed-lock" 2>/dev/null)" != "$lock_sha" ]; then
-  [ -x "$VENV/bin/python" ] || "$uv_bin" venv -q --python "$python_bin" "$VENV"
+  [ -x "$VENV/bin/python" ] || "$uv_bin" venv -q --allow-existing --python "$python_bin" "$VENV"  # .venv/.uv may already hold uv itself
   log "installing requirements.lock into .venv"
   "$uv_bin" pip install -q --python "$VENV/bin/python" -r requirements.lock
   "$uv_bin" pip install -q --python "$VENV/bin/python" --no-deps -e .
