@@ -21,7 +21,9 @@ DBT_PROJECT = REPO / "dbt_imdb"
 DBT_EXECUTABLE = str(REPO / ".venv" / "bin" / "dbt")
 
 project_config = ProjectConfig(DBT_PROJECT, manifest_path=DBT_PROJECT / "target" / "manifest.json")
-profile_config = ProfileConfig(profile_name="imdb", target_name=os.environ.get("DBT_TARGET", "local"), profiles_yml_filepath=REPO / "profiles.yml")
+profile_config = ProfileConfig(
+    profile_name="imdb", target_name=os.environ.get("DBT_TARGET", "local"), profiles_yml_filepath=REPO / "profiles.yml"
+)
 execution_config = ExecutionConfig(execution_mode=ExecutionMode.LOCAL, dbt_executable_path=DBT_EXECUTABLE)
 render_config = RenderConfig(
     load_method=LoadMode.DBT_MANIFEST,
