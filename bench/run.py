@@ -161,6 +161,12 @@ def dbt_node_seconds() -> dict[str, float]:
     return nodes
 
 
+def progress(scale: float, results: list[dict]) -> None:
+    """The stages so far, so a run that dies at scale 1.0 after an hour still says where the time went."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"bench-{scale:g}.partial.json").write_text(json.dumps(results, indent=2) + "\n")
+
+
 def run(scale: float, keep: bool) -> dict:
     day1, day2 = snapshots(scale)
     results: list[dict] = []
@@ -175,6 +181,7 @@ def run(scale: float, keep: bool) -> dict:
         {"stage": "baseline: DuckDB KPI from TSV.gz (day 1)", "seconds": round(seconds, 2), "peak_mb": round(peak)}
     )
 
+    progress(scale, results)
     prefix = f"bench{uuid.uuid4().hex[:6]}_"
     os.environ["IMDB_SCHEMA_PREFIX"] = prefix
     db_url = os.environ.get("BENCH_DATABASE_URL") or bench_database()
@@ -190,6 +197,7 @@ def run(scale: float, keep: bool) -> dict:
             results[-1]["dbt_nodes"] = nodes
             with Stage(f"{label}: publish", results):
                 publish.publish(date, database_url=db_url)
+            progress(scale, results)
     finally:
         if not keep:
             with session() as spark:

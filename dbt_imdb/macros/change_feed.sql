@@ -7,8 +7,9 @@
   lets actor_actress_kpis find the person a principal row moved away from.
 
   changes_plan() answers, per upstream relation, the first version to read (or none when nothing changed),
-  or none as a whole when the model must recompute everything: first run, a property missing, or an upstream
-  table rebuilt since (a --full-refresh replaces the table, and a replace is not in the change feed).
+  or none as a whole when the model must recompute everything: first run, a property missing, an upstream
+  table rebuilt since (a --full-refresh replaces the table, and a replace is not in the change feed), or more
+  changes than the incremental path handles faster (see _too_many_changes).
   Assumes one pipeline run at a time (the Airflow DAG runs with max_active_runs=1).
 -#}
 
@@ -46,7 +47,29 @@
       {%- do plan.update({relation.identifier: none}) -%}
     {%- endif -%}
   {%- endfor -%}
-  {{ return(plan) }}
+  {{ return(none if _too_many_changes(relations, plan) else plan) }}
+{% endmacro %}
+
+
+{#-
+  Past var('incremental_max_changed_rows') changed rows the affected people are a large share of everyone, and
+  finding them costs more scans and joins of the whole principals table than computing everyone once (at full
+  IMDb scale, 1% change is ~2M change rows): the model then recomputes everything, and still merges only the
+  rows whose values differ.
+-#}
+{% macro _too_many_changes(relations, plan) %}
+  {%- set counts = [] -%}
+  {%- for relation in relations if plan[relation.identifier] is not none -%}
+    {%- do counts.append("select count(*) as n from table_changes('" ~ relation ~ "', " ~ plan[relation.identifier] ~ ")") -%}
+  {%- endfor -%}
+  {%- if not counts -%}{{ return(false) }}{%- endif -%}
+  {%- set changed = run_query("select sum(n) from (" ~ counts | join(" union all ") ~ ")").rows[0][0] | int -%}
+  {%- set limit = var('incremental_max_changed_rows') | int -%}
+  {%- if changed > limit -%}
+    {{ log(this ~ ": " ~ changed ~ " changed upstream rows (more than incremental_max_changed_rows = " ~ limit ~ "), recomputing everything", info=true) }}
+    {{ return(true) }}
+  {%- endif -%}
+  {{ return(false) }}
 {% endmacro %}
 
 

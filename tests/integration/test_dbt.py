@@ -45,7 +45,8 @@ def test_kpi_equals_an_independent_computation_on_the_real_excerpts(spark, schem
 @pytest.fixture(scope="module")
 def three_days(tmp_path_factory, thrift_server):
     """Three synthetic days (inserts, updates, removals, a type change, a renamed person, a moved credit),
-    each landed and built incrementally in the module's own schemas."""
+    each landed and built incrementally in the module's own schemas. Day 2 takes the affected-people path;
+    day 3 has more changes than a zero incremental_max_changed_rows allows, so it recomputes everyone."""
     prefix = f"t{uuid.uuid4().hex[:8]}_"
     saved = os.environ.get("IMDB_SCHEMA_PREFIX")
     os.environ["IMDB_SCHEMA_PREFIX"] = prefix
@@ -59,7 +60,9 @@ def three_days(tmp_path_factory, thrift_server):
         with session() as spark:
             for i, day in enumerate(days):
                 land_dir(spark, day, dt.date(2026, 1, 15) + dt.timedelta(days=i))
-                run_dbt("build", "--select", "+actor_actress_kpis")
+                limit = ["--vars", "{incremental_max_changed_rows: 0}"] if i == 2 else []
+                logged = run_dbt("build", "--select", "+actor_actress_kpis", *limit).stdout
+                assert ("recomputing everything" in logged) == (i == 2), logged[-3000:]
                 builds.append(fetch_kpis(spark, prefix))
         yield prefix, days, builds
     finally:
@@ -78,17 +81,18 @@ def test_every_incremental_day_equals_an_independent_computation(three_days):
         assert_same_kpis(built, expected_kpis(day))
 
 
-def test_incremental_days_changed_only_the_affected_rows(three_days):
+@pytest.mark.parametrize("day", [1, 2], ids=["affected-people", "recompute-everyone"])
+def test_incremental_days_changed_only_the_affected_rows(three_days, day):
     _prefix, _days, builds = three_days
-    day2, day3 = builds[1], builds[2]
-    unchanged = [k for k in day3.keys() & day2.keys() if day3[k] == day2[k]]
-    touched = [k for k in day3 if k not in day2 or day3[k]["updated_at"] != day2[k]["updated_at"]]
+    before, after = builds[day - 1], builds[day]
+    unchanged = [k for k in after.keys() & before.keys() if after[k] == before[k]]
+    touched = [k for k in after if k not in before or after[k]["updated_at"] != before[k]["updated_at"]]
     assert unchanged and touched
-    assert len(touched) < len(day3) / 2  # 5% change: most rows keep their updated_at
+    assert len(touched) < len(after) / 2  # 5% change: most rows keep their updated_at
     # a row whose values did not change keeps its updated_at
     for k in touched:
-        if k in day2:
-            assert without_timestamps({k: day3[k]}) != without_timestamps({k: day2[k]})
+        if k in before:
+            assert without_timestamps({k: after[k]}) != without_timestamps({k: before[k]})
 
 
 def test_a_build_with_nothing_new_changes_no_row(three_days, spark):
