@@ -8,6 +8,14 @@ PORT="${THRIFT_PORT:-10000}"
 MASTER="${SPARK_MASTER:-local[*]}"
 DELTA_VERSION="4.0.1"
 DELTA_PACKAGE="io.delta:delta-spark_2.13:$DELTA_VERSION"
+# Spark 4.0 no longer ships hive-llap-common, yet Hive's FunctionRegistry needs LlapSigner when it loads: without
+# it, closing a session on a thread that holds no Hive client (or a Hive UDF) fails with NoClassDefFoundError
+# LlapSigner$Signable, which dbt reports as a failed run. Only that jar: its own dependencies (Hadoop, Hive, Tez)
+# are on Spark's class path already or never loaded.
+LLAP_PACKAGE="org.apache.hive:hive-llap-common:2.3.10"
+LLAP_EXCLUDES="org.apache.hive:hive-common,org.apache.hive:hive-serde,org.apache.commons:commons-lang3"
+LLAP_EXCLUDES+=",org.apache.hadoop:hadoop-common,org.apache.hadoop:hadoop-mapreduce-client-core"
+LLAP_EXCLUDES+=",org.apache.tez:tez-api,org.apache.tez:tez-common,org.apache.tez:tez-runtime-internals"
 IVY_DIR="${IVY_DIR:-$DATA_DIR/ivy}"
 PIDFILE="$RUN_DIR/spark-thrift.pid"
 LOGFILE="$LOG_DIR/spark-thrift.log"
@@ -16,6 +24,7 @@ JARS=(
   "$IVY_DIR/jars/io.delta_delta-spark_2.13-$DELTA_VERSION.jar"
   "$IVY_DIR/jars/io.delta_delta-storage-$DELTA_VERSION.jar"
   "$IVY_DIR/jars/org.antlr_antlr4-runtime-4.13.1.jar"
+  "$IVY_DIR/jars/org.apache.hive_hive-llap-common-2.3.10.jar"
 )
 
 # Resolve Delta from Maven Central through spark.jars.packages into the project's Ivy cache, once.
@@ -23,12 +32,13 @@ resolve() {
   local missing=0 j
   for j in "${JARS[@]}"; do [ -f "$j" ] || missing=1; done
   [ "$missing" = 0 ] && return 0
-  log "resolving $DELTA_PACKAGE into $IVY_DIR (once)"
+  log "resolving $DELTA_PACKAGE and $LLAP_PACKAGE into $IVY_DIR (once)"
   local probe; probe="$(mktemp --suffix=.py)"; echo 'pass' >"$probe"
-  spark-submit --master 'local[1]' --conf "spark.jars.ivy=$IVY_DIR" --conf "spark.jars.packages=$DELTA_PACKAGE" \
-    "$probe" >"$LOG_DIR/ivy-resolve.log" 2>&1 || { rm -f "$probe"; die "could not resolve $DELTA_PACKAGE; see $LOG_DIR/ivy-resolve.log"; }
+  spark-submit --master 'local[1]' --conf "spark.jars.ivy=$IVY_DIR" \
+    --conf "spark.jars.packages=$DELTA_PACKAGE,$LLAP_PACKAGE" --conf "spark.jars.excludes=$LLAP_EXCLUDES" \
+    "$probe" >"$LOG_DIR/ivy-resolve.log" 2>&1 || { rm -f "$probe"; die "could not resolve $DELTA_PACKAGE and $LLAP_PACKAGE; see $LOG_DIR/ivy-resolve.log"; }
   rm -f "$probe"
-  for j in "${JARS[@]}"; do [ -f "$j" ] || die "expected $j after resolving $DELTA_PACKAGE"; done
+  for j in "${JARS[@]}"; do [ -f "$j" ] || die "expected $j after resolving $DELTA_PACKAGE and $LLAP_PACKAGE"; done
 }
 
 answers() {

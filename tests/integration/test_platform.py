@@ -39,6 +39,14 @@ def test_thrift_connections_are_separate_sessions(spark, thrift_server):
         other.query("select * from only_here")
 
 
+def test_hive_function_registry_loads_so_sessions_close_cleanly(spark):
+    """Closing a session on a thread that holds no Hive client loads Hive's FunctionRegistry, whose static init
+    needs LlapSigner from hive-llap-common, a jar Spark 4.0 stopped shipping: without it the CloseSession fails
+    with NoClassDefFoundError LlapSigner$Signable and dbt fails the run. Load the class the same way here."""
+    registry = "org.apache.hadoop.hive.ql.exec.FunctionRegistry"
+    assert spark.scalar(f"select reflect('java.lang.Class', 'forName', '{registry}')") == f"class {registry}"
+
+
 def test_writer_creates_and_fills_reader_reads_but_cannot_write(pg_database):
     writer_url, reader_url = pg_database
     writer = sa.create_engine(writer_url)
