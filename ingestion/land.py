@@ -80,6 +80,15 @@ def _q(name: str) -> str:
     return f"`{name}`"
 
 
+def _key_join(d: Dataset, left: str, right: str) -> str:
+    """`left.k1 = right.k1 and …` over the dataset's key columns."""
+    return " and ".join(f"{left}.{_q(k)} = {right}.{_q(k)}" for k in d.key)
+
+
+def _keys_present(d: Dataset) -> str:
+    return " and ".join(f"{_q(k)} is not null" for k in d.key)
+
+
 def _str(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
@@ -201,14 +210,12 @@ def changes_sql(d: Dataset) -> str:
     still names its key: that key gets no action (neither updated from a broken line nor soft-deleted for
     missing), so a bad line loses no data. Keys found more than once in the snapshot are kept with `_copies`."""
     keys = ", ".join(_q(k) for k in d.key)
-    on = " and ".join(f"s.{_q(k)} = t.{_q(k)}" for k in d.key)
     first = _q(d.key[0])
-    keys_present = " and ".join(f"{_q(k)} is not null" for k in d.key)
     return f"""
         with s as (
             select {keys}, max(_row_hash) as _row_hash, bool_or(_reject_reason is not null) as _rejected,
                    count(*) as _copies
-            from {stage_table(d)} where {keys_present} group by {keys}
+            from {stage_table(d)} where {_keys_present(d)} group by {keys}
         ),
         t as (select {keys}, _row_hash, _is_deleted from {landing_table(d)}),
         diff as (
@@ -218,7 +225,7 @@ def changes_sql(d: Dataset) -> str:
                        when s.{first} is null then case when not t._is_deleted then 'delete' end
                        when not s._rejected and (t._row_hash <> s._row_hash or t._is_deleted) then 'update'
                    end as _action
-            from s full outer join t on {on}
+            from s full outer join t on {_key_join(d, "s", "t")}
         )
         select * from diff where _action is not null or _copies > 1
     """
@@ -228,19 +235,17 @@ def changed_rows_sql(d: Dataset, broadcast: bool) -> str:
     """The changed keys with their staged rows (none for a delete); the keys are broadcast when few."""
     staged_cols = ", ".join(f"st.{_q(c)}" for c in d.column_names if c not in d.key)
     keys = ", ".join(f"c.{_q(k)}" for k in d.key)
-    join = " and ".join(f"st.{_q(k)} = c.{_q(k)}" for k in d.key)
     hint = "/*+ BROADCAST(c) */" if broadcast else ""
     return f"""
         select {hint} {keys}, {staged_cols}, st._row_hash, c._action
         from {changed_keys_table(d)} as c
-        left join {stage_table(d)} as st on {join} and c._action <> 'delete'
+        left join {stage_table(d)} as st on {_key_join(d, "st", "c")} and c._action <> 'delete'
     """
 
 
 def merge_sql(d: Dataset, run_date: dt.date, loaded_at: str) -> str:
     """The MERGE of one snapshot's changed rows (changed_rows_sql): touches only changed keys."""
     cols = d.column_names
-    on = " and ".join(f"t.{_q(k)} = s.{_q(k)}" for k in d.key)
     stamp = f"_run_date = date'{run_date.isoformat()}', _loaded_at = timestamp'{loaded_at}'"
     update = ", ".join(f"{_q(c)} = s.{_q(c)}" for c in cols)
     insert_cols = ", ".join(_q(c) for c in cols)
@@ -248,7 +253,7 @@ def merge_sql(d: Dataset, run_date: dt.date, loaded_at: str) -> str:
     return f"""
         merge into {landing_table(d)} as t
         using {changes_table(d)} as s
-        on {on}
+        on {_key_join(d, "t", "s")}
         when matched and s._action = 'delete' then update set _is_deleted = true, {stamp}
         when matched and s._action = 'update' then update set
             {update}, _row_hash = s._row_hash, _is_deleted = false, {stamp}
@@ -261,11 +266,10 @@ def merge_sql(d: Dataset, run_date: dt.date, loaded_at: str) -> str:
 def first_load_sql(d: Dataset, run_date: dt.date, loaded_at: str) -> str:
     """Into an empty landing table every good line is an insert: a plain append, no join."""
     cols = ", ".join(_q(c) for c in d.column_names)
-    keys_present = " and ".join(f"{_q(k)} is not null" for k in d.key)
     return f"""
         insert into {landing_table(d)} ({cols}, _row_hash, _is_deleted, _run_date, _loaded_at)
         select {cols}, _row_hash, false, date'{run_date.isoformat()}', timestamp'{loaded_at}'
-        from {stage_table(d)} where _reject_reason is null and {keys_present}
+        from {stage_table(d)} where _reject_reason is null and {_keys_present(d)}
     """
 
 
