@@ -24,15 +24,18 @@ SAMPLES = Path(os.environ.get("IMDB_SAMPLES_DIR", REPO_ROOT.parent / "shared" / 
 ARTIFACTS = REPO_ROOT / "test-artifacts"
 
 
-def _service(script: str, action: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(REPO_ROOT / "services" / script), action], capture_output=True, text=True, check=False)
+def service(script: str, action: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """`services/<script> <action>`, in this process's environment unless `env` is given."""
+    return subprocess.run(
+        [str(REPO_ROOT / "services" / script), action], env=env, capture_output=True, text=True, check=False
+    )
 
 
 def _ensure(script: str) -> bool:
     """Start a service unless it already runs; True when this test session started it."""
-    was_running = _service(script, "status").returncode == 0
+    was_running = service(script, "status").returncode == 0
     if not was_running:
-        result = _service(script, "start")
+        result = service(script, "start")
         if result.returncode != 0:
             pytest.fail(f"services/{script} start failed:\n{result.stderr}")
     return not was_running
@@ -43,7 +46,7 @@ def thrift_server() -> Iterator[None]:
     started = _ensure("thrift.sh")
     yield
     if started and not os.environ.get("KEEP_SERVICES"):
-        _service("thrift.sh", "stop")
+        service("thrift.sh", "stop")
 
 
 @pytest.fixture(scope="session")
@@ -51,7 +54,7 @@ def postgres_server() -> Iterator[None]:
     started = _ensure("postgres.sh")
     yield
     if started and not os.environ.get("KEEP_SERVICES"):
-        _service("postgres.sh", "stop")
+        service("postgres.sh", "stop")
 
 
 @pytest.fixture()

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import fetch_kpis, free_port, run_dbt
+from conftest import fetch_kpis, free_port, run_dbt, service
 from kpi_reference import assert_same_kpis, expected_kpis
 
 from ingestion import config
@@ -25,12 +25,6 @@ from ingestion.thrift import session
 pytestmark = pytest.mark.integration
 
 MASTER = "spark://127.0.0.1:7077"
-
-
-def service(script: str, action: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(REPO_ROOT / "services" / script), action], env=env, capture_output=True, text=True, check=False
-    )
 
 
 @pytest.fixture(scope="module")
