@@ -236,17 +236,18 @@ def markdown(report: dict) -> str:
         "| stage | wall time (s) | peak memory (MB) |",
         "| --- | ---: | ---: |",
     ]
-    lines += [f"| {r['stage']} | {r['seconds']:.1f} | {r['peak_mb']:,} |" for r in report["stages"]]
+    lines += [f"| {r['stage']} | {r['seconds']:,.1f} | {r['peak_mb']:,} |" for r in report["stages"]]
     for r in report["stages"]:
         if r.get("dbt_nodes"):
-            parts = ", ".join(f"{k} {v:.0f} s" for k, v in r["dbt_nodes"].items())
+            # sorted, not in finishing order, so the two days' breakdowns read side by side
+            parts = ", ".join(f"{k} {v:,.0f} s" for k, v in sorted(r["dbt_nodes"].items()))
             lines += ["", f"{r['stage']}, per node: {parts}."]
     r = report["ratios"]
     lines += [
         "",
-        f"- first day (landing + build + publish): {report['first_day_seconds']:.1f} s = "
+        f"- first day (landing + build + publish): {report['first_day_seconds']:,.1f} s = "
         f"**{r['first_day_vs_duckdb']}×** DuckDB's one-shot KPI (target ≤ 5×)",
-        f"- next day at 1% change: {report['next_day_seconds']:.1f} s = "
+        f"- next day at 1% change: {report['next_day_seconds']:,.1f} s = "
         f"**{r['next_day_vs_first_day']:.0%}** of the first day (target ≤ 30%)",
         f"- dbt part of the next day: **{r['next_day_dbt_vs_first_day_dbt']:.0%}** of the first day's full build "
         "(target ≤ 10%)",
