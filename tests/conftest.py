@@ -121,9 +121,14 @@ def pg_database(postgres_server: None) -> Iterator[tuple[str, str]]:
 @pytest.fixture()
 def gz_samples(tmp_path: Path) -> Path:
     """The real IMDb excerpts (heads-2024) gzipped on the fly, as IMDb serves them."""
+    excerpts = sorted((SAMPLES / "heads-2024").glob("*.tsv"))
+    if not excerpts:  # an empty directory would only show up later as a puzzling KPI mismatch
+        pytest.fail(
+            f"no IMDb excerpts in {SAMPLES / 'heads-2024'}: put ../shared beside the clone or set IMDB_SAMPLES_DIR"
+        )
     out = tmp_path / "heads-2024"
     out.mkdir()
-    for tsv in sorted((SAMPLES / "heads-2024").glob("*.tsv")):
+    for tsv in excerpts:
         with tsv.open("rb") as src, gzip.open(out / f"{tsv.name}.gz", "wb") as dst:
             shutil.copyfileobj(src, dst)
     return out
