@@ -22,6 +22,21 @@ log = logging.getLogger(__name__)
 logging.getLogger("pyhive").setLevel(logging.WARNING)
 
 
+_recorders: list[list[tuple[float, str]]] = []
+
+
+@contextmanager
+def recorded_statements() -> Iterator[list[tuple[float, str]]]:
+    """Collect (seconds, statement) of every statement this process sends while the block runs (make bench
+    shows the slowest ones of each stage)."""
+    out: list[tuple[float, str]] = []
+    _recorders.append(out)
+    try:
+        yield out
+    finally:
+        _recorders.remove(out)
+
+
 class ThriftError(RuntimeError):
     """A statement failed on the Spark Thrift server; carries the statement and Spark's message."""
 
@@ -54,7 +69,10 @@ class Session:
         except Exception as exc:  # PyHive raises OperationalError with a thrift status inside
             message = _spark_message(exc)
             raise ThriftError(f"{message}\n  in: {_shorten(sql)}") from exc
-        log.debug("%.2fs %s", time.monotonic() - started, _shorten(sql))
+        seconds = time.monotonic() - started
+        log.debug("%.2fs %s", seconds, _shorten(sql))
+        for out in _recorders:
+            out.append((round(seconds, 3), _shorten(sql, 200)))
 
     def close(self) -> None:
         with contextlib.suppress(Exception):  # closing a broken connection is not worth an error
