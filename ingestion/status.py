@@ -38,6 +38,11 @@ def new_run_id(run_date: dt.date) -> str:
     return f"{run_date.isoformat()}-{uuid.uuid4().hex[:8]}"
 
 
+def literal(value: object) -> str:
+    """A Spark SQL literal for a Python value (strings escaped)."""
+    return _lit(value)
+
+
 def _lit(value: object) -> str:
     if value is None:
         return "null"

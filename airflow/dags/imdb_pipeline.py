@@ -59,11 +59,11 @@ def _run_date() -> dt.date:
 )
 def imdb_pipeline():
     @task
-    def download(**context) -> list[str]:
+    def download(**context) -> int:
         return orchestration.download(_run_date(), context["params"].get("base_url"), context["run_id"])
 
     @task
-    def land(files: list[str], **context) -> list[dict]:
+    def land(files: int, **context) -> list[dict]:
         return orchestration.land_cached(_run_date(), context["run_id"])
 
     dbt = DbtTaskGroup(
@@ -75,6 +75,7 @@ def imdb_pipeline():
         operator_args={
             "full_refresh": "{{ params.full_refresh }}",
             "install_deps": False,
+            "pre_execute": orchestration.take_lease,  # one run at a time: fails naming the run that holds it
             "on_success_callback": orchestration.on_model_success,
             "on_failure_callback": orchestration.on_model_failure,
         },
@@ -82,9 +83,7 @@ def imdb_pipeline():
 
     @task
     def publish(**context) -> str:
-        from ingestion import publish as serving
-
-        return serving.publish(_run_date(), run_id=context["run_id"]).summary()
+        return orchestration.publish(_run_date(), context["run_id"])
 
     @task(trigger_rule=TriggerRule.ALL_DONE, retries=0)
     def record_status(**context) -> dict[str, int]:
