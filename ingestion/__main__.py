@@ -87,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_landing_overrides(p)
     p = sub.add_parser("publish", help="copy the KPIs and the pipeline status into PostgreSQL")
     _add_common(p, base_url=False)
+    sub.add_parser("maintain", help="compact, purge deletion vectors and vacuum the Delta tables past thresholds")
     sub.add_parser("synth", help="write synthetic IMDb-shaped snapshots (see synth --help)", add_help=False)
     return parser
 
@@ -142,6 +143,15 @@ def main(argv: list[str] | None = None) -> int:
                     allow_older_run_date=args.allow_older_run_date,
                 )
             _summary(reports)
+        elif args.command == "maintain":
+            from ingestion import maintenance
+
+            with session() as spark:
+                done = maintenance.maintain(spark)
+            for a in done:
+                console.print(f"{a.table}: {a.action} in {a.seconds:.1f} s ({a.reason})")
+            if not done:
+                console.print("nothing to do: every table is within its thresholds")
         elif args.command == "publish":
             from ingestion import publish
 

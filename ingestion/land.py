@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ingestion import config, lease, rawdiff, status
-from ingestion.datasets import Dataset
+from ingestion.datasets import DATASETS, Dataset
 from ingestion.thrift import Session
 
 log = logging.getLogger(__name__)
@@ -129,9 +129,23 @@ def _add_missing_columns(spark: Session, table: str, wanted: dict[str, str]) -> 
         spark.execute(f"alter table {table} add columns ({', '.join(missing)})")
 
 
+SCHEMA_VERSION = "2"  # landing's bookkeeping layout; bump when ensure_tables() changes what it creates
+
+
 def ensure_tables(spark: Session, datasets: Iterable[Dataset]) -> None:
-    """Create the landing schema and tables when missing (explicit columns; never inferred)."""
-    spark.execute(f"create schema if not exists {config.schema('landing')}")
+    """Create the landing schema and tables when missing (explicit columns; never inferred), and add the
+    columns an older version lacks. Once done, `landing.loads` carries the layout's version, so a daily run
+    checks one table property instead of issuing some twenty DDL statements."""
+    datasets = list(datasets)
+    wanted = {landing_table(d).split(".")[-1] for d in datasets}
+    landing = config.schema("landing")
+    have = {r[1] for r in spark.query(f"show tables in {landing}")} if _schema_exists(spark, landing) else set()
+    if wanted | {"loads", "loaded_files", "rejects", "etl_pipeline_status"} <= have:
+        props = dict(spark.query(f"show tblproperties {loads_table()}"))
+        if props.get("imdb.landing_schema_version") == SCHEMA_VERSION:
+            spark.execute(f"create schema if not exists {config.schema('landing_stage')}")
+            return
+    spark.execute(f"create schema if not exists {landing}")
     spark.execute(f"create schema if not exists {config.schema('landing_stage')}")
     # Deletion vectors: a MERGE that changes 1% of a 98M-row table marks rows instead of rewriting files.
     props = "tblproperties ('delta.enableDeletionVectors' = 'true')"
@@ -155,6 +169,14 @@ def ensure_tables(spark: Session, datasets: Iterable[Dataset]) -> None:
         "started_at timestamp) using delta"
     )
     status.ensure_table(spark)
+    if set(wanted) >= {d.table for d in DATASETS.values()}:  # only a run over every dataset marks it done
+        spark.execute(
+            f"alter table {loads_table()} set tblproperties ('imdb.landing_schema_version' = '{SCHEMA_VERSION}')"
+        )
+
+
+def _schema_exists(spark: Session, schema: str) -> bool:
+    return bool(spark.query(f"show schemas like '{schema}'"))
 
 
 def allocate_load_id(spark: Session, run_id: str, run_date: dt.date, started_at: str) -> int:
@@ -232,10 +254,17 @@ def _partitions() -> int:
     return 8
 
 
-def check_header(spark: Session, d: Dataset, path: Path) -> None:
-    header = spark.scalar(f"select value from text.`{path}` limit 1")
+def check_header(d: Dataset, path: Path) -> None:
+    """The file's first line must be the registry's header (read here: Spark need not open the gzip for it)."""
+    import gzip
+
     expected = "\t".join(d.column_names)
-    if header is None:
+    try:
+        with gzip.open(path, "rb") as f:
+            header = f.readline(1 << 16).decode("utf-8", "replace").rstrip("\n")
+    except (OSError, EOFError) as exc:
+        raise LandingError(f"{path.name}: cannot be read as gzip ({exc})") from exc
+    if not header:
         raise LandingError(f"{path.name}: the file is empty (expected the header line {expected!r})")
     if header.rstrip("\r") != expected:
         raise LandingError(
@@ -355,10 +384,21 @@ BROADCAST_MAX_ROWS = 5_000_000
 BROADCAST_MAX_BYTES = 256 << 20  # the changes on disk (compressed; a few times that in memory, driver 10 GB)
 
 
+def _commits(spark: Session, table: str, limit: int = 1) -> list[tuple[int, str, dict[str, str], dict]]:
+    """(version, operation, operationMetrics, our userMetadata) of a table's newest commits, newest first."""
+    out = []
+    for version, _ts, _uid, _user, operation, _params, *rest in spark.query(f"describe history {table} limit {limit}"):
+        try:
+            ours = json.loads(rest[7] or "{}")  # userMetadata: what landing wrote with the commit
+        except ValueError:
+            ours = {}
+        out.append((int(version), operation, json.loads(rest[6] or "{}"), ours if isinstance(ours, dict) else {}))
+    return out
+
+
 def _last_commit(spark: Session, table: str) -> tuple[int, str, dict[str, str]]:
-    version, _ts, _uid, _user, operation, _params, *rest = spark.query(f"describe history {table} limit 1")[0]
-    metrics = json.loads(rest[6] or "{}")  # operationMetrics
-    return int(version), operation, metrics
+    version, operation, metrics, _ours = _commits(spark, table)[0]
+    return version, operation, metrics
 
 
 def _repeated_key_error(d: Dataset, file: str, detail: str) -> LandingError:
@@ -384,16 +424,12 @@ def spark_diff(spark: Session, d: Dataset, report: TableReport) -> None:
 
 
 def _merge(spark: Session, d: Dataset, changes: str, rows: int, run_date: dt.date, loaded_at: str, load_id: int):
-    few = rows <= BROADCAST_MAX_ROWS
     spark.execute(f"create or replace table {changes_table(d)} using delta as {changes}")
-    if few:  # let the MERGE broadcast the changes instead of shuffling the whole landing table
+    if rows <= BROADCAST_MAX_ROWS:  # let the MERGE broadcast the changes instead of shuffling the landing table
         spark.execute(f"set spark.sql.autoBroadcastJoinThreshold = {BROADCAST_MAX_BYTES}")
-    try:
-        spark.execute(merge_sql(d, run_date, loaded_at, load_id))
-    finally:
-        if few:
-            spark.execute("reset spark.sql.autoBroadcastJoinThreshold")
-        spark.execute(f"drop table if exists {changes_table(d)}")
+    else:
+        spark.execute("reset spark.sql.autoBroadcastJoinThreshold")
+    spark.execute(merge_sql(d, run_date, loaded_at, load_id))
 
 
 # ---------------------------------------------------------------------------------------------- one file
@@ -424,23 +460,31 @@ def file_sha256(path: Path) -> str:
 
 
 def _previous(spark: Session, d: Dataset) -> dict | None:
+    """The file whose content the landing table holds now. Each landing commit records its file in the commit
+    itself (Delta userMetadata), atomically with the data; a later `landing.loaded_files` row stands for it
+    when that load found nothing to change (and committed nothing). A run that died between its commit and
+    its loaded_files row is thus still known by the file it committed."""
+    committed = next(
+        (ours for *_rest, ours in _commits(spark, landing_table(d), limit=20) if ours.get("sha256")), None
+    )  # the newest of ours (maintenance commits carry none)
+    since = f" and _load_id >= {int(committed['load_id'])}" if committed else ""
     rows = spark.query(
         f"select sha256, source_rows, rejected, path, cast(_run_date as string), cast(_loaded_at as string), file "
-        f"from {files_table()} "
-        f"where table_name = {_str(d.table)} order by _loaded_at desc limit 1"
+        f"from {files_table()} where table_name = {_str(d.table)}{since} "
+        "order by _load_id desc nulls last, _loaded_at desc limit 1"
     )
-    if not rows:
-        return None
-    sha, source_rows, rejected, path, run_date, loaded_at, file = rows[0]
-    return {
-        "sha256": sha,
-        "source_rows": int(source_rows),
-        "rejected": int(rejected),
-        "path": path,
-        "run_date": str(run_date),
-        "loaded_at": str(loaded_at),
-        "file": file,
-    }
+    if rows:
+        sha, source_rows, rejected, path, run_date, loaded_at, file = rows[0]
+        return {
+            "sha256": sha,
+            "source_rows": int(source_rows),
+            "rejected": int(rejected),
+            "path": path,
+            "run_date": str(run_date),
+            "loaded_at": str(loaded_at),
+            "file": file,
+        }
+    return committed
 
 
 def _previous_file(f: _File) -> tuple[Path | None, str]:
@@ -552,6 +596,9 @@ def land(
                 if not f.report.skipped:
                     step(f"{f.d.name}: writing {landing_table(f.d)} ({f.report.method})")
                     _commit(spark, f, run_date, loaded_at, load_id)
+            spark.execute("reset spark.sql.autoBroadcastJoinThreshold")
+            # the staging tables served their purpose (after a failure they stay, for a look at the rejects)
+            spark.execute(f"drop schema if exists {config.schema('landing_stage')} cascade")
     except Exception as exc:
         for d, row in rows.items():
             r = todo[d].report if d in todo else None
@@ -589,7 +636,7 @@ def _plan(spark: Session, f: _File, pool: ThreadPoolExecutor, work_root: Path, c
         r.unchanged = r.source_rows - r.rejected
         step(f"{d.name}: same file as last landed, nothing to do")
         return
-    check_header(spark, d, f.path)
+    check_header(d, f.path)
     rows, live = spark.query(f"select count(*), count_if(not _is_deleted) from {landing_table(d)}")[0]
     if not rows:
         r.method = FIRST_LOAD
@@ -604,10 +651,12 @@ def _plan(spark: Session, f: _File, pool: ThreadPoolExecutor, work_root: Path, c
         r.method, r.note = SPARK_DIFF, why
         return
     r.method = RAW_DIFF
-    bad = spark.query(
-        f"select raw_line from {rejects_table()} where table_name = {_str(d.table)} "
-        f"and _loaded_at = timestamp'{f.previous['loaded_at']}'"
-    )
+    bad = []
+    if f.previous.get("rejected"):  # lines rejected last time are rejected again if still there
+        bad = spark.query(
+            f"select raw_line from {rejects_table()} where table_name = {_str(d.table)} "
+            f"and _loaded_at = timestamp'{f.previous['loaded_at']}'"
+        )
     f.work = work_root / d.table
     known_bad = rawdiff.known_bad_lines([b[0] for b in bad])
     f.python = pool.submit(rawdiff.run_in_subprocess, "diff", d, f.path, old, f.work, known_bad)
@@ -696,41 +745,35 @@ def _check_all(spark: Session, todo: dict[Dataset, _File], share: float, cfg: co
 
 
 def _commit(spark: Session, f: _File, run_date: dt.date, loaded_at: str, load_id: int) -> None:
-    """Write one table (one Delta commit, none when nothing changed), then its rejects and its file record."""
+    """Write one table (one Delta commit, none when nothing changed), then its rejects and its file record.
+    The commit carries its file (userMetadata), so what the table holds is known even if the run dies before
+    the loaded_files row (see _previous)."""
     d, r = f.d, f.report
     target = landing_table(d)
-    before, _, _ = _last_commit(spark, target)
+    record = {
+        "sha256": f.sha,
+        "source_rows": r.source_rows,
+        "rejected": r.rejected,
+        "path": str(f.path.resolve()),
+        "run_date": run_date.isoformat(),
+        "loaded_at": loaded_at,
+        "file": f.path.name,
+        "load_id": load_id,
+    }
+    spark.execute(f"set spark.databricks.delta.commitInfo.userMetadata = {json.dumps(record)}")
     if r.method == FIRST_LOAD:
         spark.execute(first_load_sql(d, f.path, run_date, loaded_at, load_id))
     elif r.method == RAW_DIFF:
         assert f.raw is not None
-        if f.raw.changed or f.raw.deleted:
-            _merge(
-                spark,
-                d,
-                raw_changes_sql(d, f.raw.deleted_path),
-                f.raw.changed + f.raw.deleted,
-                run_date,
-                loaded_at,
-                load_id,
-            )
-        _count_raw_changes(spark, f, before, load_id)
+        rows = f.raw.changed + f.raw.deleted
+        if rows:
+            _merge(spark, d, raw_changes_sql(d, f.raw.deleted_path), rows, run_date, loaded_at, load_id)
+        _count_raw_changes(spark, f, load_id, committed=bool(rows))
     elif r.rows_affected:  # the Spark diff; an unchanged snapshot commits nothing: the table keeps its version
-        _merge(
-            spark,
-            d,
-            changed_rows_sql(d, r.rows_affected <= BROADCAST_MAX_ROWS),
-            r.rows_affected,
-            run_date,
-            loaded_at,
-            load_id,
-        )
-    if r.method == SPARK_DIFF:
-        spark.execute(f"drop table if exists {changed_keys_table(d)}")
+        rows = r.rows_affected
+        _merge(spark, d, changed_rows_sql(d, rows <= BROADCAST_MAX_ROWS), rows, run_date, loaded_at, load_id)
+    spark.execute("reset spark.databricks.delta.commitInfo.userMetadata")
     r.unchanged = r.source_rows - r.rejected - r.inserted - r.updated
-    version, operation, _ = _last_commit(spark, target)
-    if version != before and operation not in ("MERGE", "WRITE"):
-        raise LandingError(f"{target}: version {version} is a {operation}, not our load; concurrent writer?")
     if r.rejected:
         spark.execute(
             f"insert into {rejects_table()} select {_str(d.table)}, {_str(f.path.name)}, _line_number, "
@@ -740,24 +783,24 @@ def _commit(spark: Session, f: _File, run_date: dt.date, loaded_at: str, load_id
     spark.execute(
         f"insert into {files_table()} values ({_str(d.table)}, {_str(f.path.name)}, {_str(f.sha)}, "
         f"{r.source_rows}, {r.rejected}, date'{run_date.isoformat()}', timestamp'{loaded_at}', "
-        f"{_str(str(f.path.resolve()))}, {load_id})"
+        f"{_str(record['path'])}, {load_id})"
     )
-    spark.execute(f"drop table if exists {stage_table(d)}")
-    r.delta_version = version
+    if r.delta_version is None:  # the raw diff's count read it already
+        r.delta_version = _last_commit(spark, target)[0]
 
 
-def _count_raw_changes(spark: Session, f: _File, before: int, load_id: int) -> None:
+def _count_raw_changes(spark: Session, f: _File, load_id: int, committed: bool) -> None:
     """What the raw diff's MERGE did: the rows carrying this load id (Delta skips every older file by its
     statistics) and the MERGE's own count of inserted rows."""
     r = f.report
-    version, operation, metrics = _last_commit(spark, landing_table(f.d))
-    if version == before or operation != "MERGE":
-        r.inserted = r.updated = r.deleted = 0
+    r.inserted = r.updated = r.deleted = 0
+    if not committed:
         return
+    r.delta_version, operation, metrics = _last_commit(spark, landing_table(f.d))
     deleted, live = spark.query(
         f"select count_if(_is_deleted), count_if(not _is_deleted) from {landing_table(f.d)} where _load_id = {load_id}"
     )[0]
-    r.inserted = int(metrics.get("numTargetRowsInserted", 0))
+    r.inserted = int(metrics.get("numTargetRowsInserted", 0)) if operation == "MERGE" else 0
     r.deleted = int(deleted or 0)
     r.updated = int(live or 0) - r.inserted
 

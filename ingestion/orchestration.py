@@ -136,6 +136,18 @@ def publish(run_date: dt.date, run_id: str) -> str:
         raise
 
 
+def maintain(run_id: str) -> list[str]:
+    """The DAG's maintenance task, after publish: compaction, purges and VACUUM past their thresholds."""
+    from ingestion import maintenance
+
+    try:
+        with lease.held(run_id, "maintain", end_of_run=False), session() as spark:
+            return [f"{a.table}: {a.action} ({a.reason}) {a.seconds} s" for a in maintenance.maintain(spark)]
+    except lease.LeaseHeld as exc:
+        _fail_now(exc)
+        raise
+
+
 def latest_outcomes(spark, run_id: str) -> dict[tuple[str, str], str]:
     """(stage, table) -> status of its latest attempt in this run: a task that failed once and then succeeded
     on retry counts as a success."""

@@ -85,13 +85,17 @@ def imdb_pipeline():
     def publish(**context) -> str:
         return orchestration.publish(_run_date(), context["run_id"])
 
+    @task
+    def maintain(**context) -> list[str]:
+        return orchestration.maintain(context["run_id"])
+
     @task(trigger_rule=TriggerRule.ALL_DONE, retries=0)
     def record_status(**context) -> dict[str, int]:
         return orchestration.finalize_status(_run_date(), context["run_id"])
 
     landed = land(download())
     published = publish()
-    landed >> dbt >> published >> record_status()
+    landed >> dbt >> published >> maintain() >> record_status()
 
 
 imdb_pipeline()

@@ -63,7 +63,8 @@ print(json.dumps({"errors": {k: str(v) for k, v in bag.import_errors.items()}, "
         assert tasks[f"dbt.{m}.run"] == ["land"]
     assert tasks["land"] == ["download"]
     assert tasks["publish"] == ["dbt.actor_actress_kpis.test"]
-    assert tasks["record_status"] == ["publish"]
+    assert tasks["maintain"] == ["publish"]
+    assert tasks["record_status"] == ["maintain"]
     print(f"DagBag import of imdb_pipeline: {info['seconds']:.1f} s")
 
 
