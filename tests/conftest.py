@@ -178,8 +178,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def chromium(url: str, *, screenshot: Path | None = None, wait_ms: int = 15000) -> str:
-    """Render a page in headless Debian Chromium; returns the DOM after scripts ran (and saves a PNG)."""
+def chromium(
+    url: str, *, screenshot: Path | None = None, wait_ms: int = 15000, extra_args: tuple[str, ...] = ()
+) -> str:
+    """Render a page in headless Debian Chromium; returns the DOM after scripts ran (and saves a PNG).
+    `extra_args` go to Chromium as they are (e.g. a --host-resolver-rules that takes the network away)."""
     import tempfile
 
     binary = shutil.which("chromium") or "/usr/bin/chromium"
@@ -197,6 +200,7 @@ def chromium(url: str, *, screenshot: Path | None = None, wait_ms: int = 15000) 
             f"--user-data-dir={profile}",
             f"--virtual-time-budget={wait_ms}",
             "--window-size=1600,1000",
+            *extra_args,
         ]
         if screenshot is not None:
             subprocess.run([*base, f"--screenshot={screenshot}", url], capture_output=True, timeout=120)

@@ -5,12 +5,15 @@ Each test builds its own source tables under a fresh schema prefix and publishes
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import json
 import threading
 import time
 
 import pytest
 import sqlalchemy as sa
+from api_server import from_every_worker, running_api
 
 from ingestion import publish
 
@@ -312,3 +315,33 @@ def test_a_reader_idle_in_a_transaction_does_not_hold_a_publish_hostage(spark, s
     idle.invalidate()
     close_sessions(reader, writer_url)
 
+
+def test_a_second_after_a_publish_commits_every_worker_answers_from_the_new_table(
+    spark, schema_prefix, pg_database
+) -> None:
+    writer_url, reader_url = pg_database
+    writer = sa.create_engine(writer_url, poolclass=sa.pool.NullPool)
+    path = "/top_actor_actress?role=actor&limit=5"
+    create_kpi_source(spark, schema_prefix, "select * from values ('nm1', 'actor', 'Old', 1, 9.0d, 9.0d, 10L, null)")
+    publish.publish_table(spark, writer, publish.KPIS)
+    spark.execute(
+        f"insert overwrite table {kpi_table(schema_prefix)} "
+        "values ('nm1', 'actor', 'New', 1, 9.0d, 9.0d, 10L, null), ('nm2', 'actor', 'New', 2, 8.0d, 8.0d, 20L, null)"
+    )
+
+    def names(answers) -> set[str]:
+        return {row["primary_name"] for a in answers for row in json.loads(a.body)}
+
+    with running_api(reader_url, API_WORKERS="2") as port:
+        # every worker holds the old answer in its cache
+        before = asyncio.run(from_every_worker(port, path, workers=2, until="HIT"))
+        assert names(before) == {"Old"}
+
+        publish.publish_table(spark, writer, publish.KPIS)  # returns after the commit
+        time.sleep(1.0)
+        after = asyncio.run(from_every_worker(port, path, workers=2))
+
+    writer.dispose()
+    assert {a.status for a in after} == {200}
+    assert names(after) == {"New"}, "a worker answered from the old table a second after the publish"
+    assert len({a.headers["etag"] for a in after}) == 1
