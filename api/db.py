@@ -75,34 +75,25 @@ def async_url(url: str) -> sa.URL:
     return parsed.set(drivername="postgresql+asyncpg")
 
 
-def create_db_engine(
-    settings: Settings,
-    *,
-    pool_size: int | None = None,
-    max_overflow: int | None = None,
-    pre_ping: bool = False,
-    name: str = "imdb-api",
-) -> AsyncEngine:
+def create_db_engine(settings: Settings) -> AsyncEngine:
     """An engine that does not connect until first used, so the app starts without a database.
 
     The request pool has no pre-ping (a round trip per request): a connection that died with a database
-    restart fails once, `Database.fetch` invalidates the pool's connections of that age and retries the
-    request on a fresh one. The connect timeout keeps a request (and /health) from hanging on an unreachable
-    host.
+    restart fails at once, `Database.fetch` drops it and retries the request on another connection. The
+    connect timeout keeps a request from hanging on an unreachable host.
     """
     return create_async_engine(
         async_url(settings.database_url),
-        pool_size=settings.pool_size if pool_size is None else pool_size,
-        max_overflow=settings.max_overflow if max_overflow is None else max_overflow,
+        pool_size=settings.pool_size,
+        max_overflow=settings.max_overflow,
         pool_timeout=settings.pool_timeout,
-        pool_pre_ping=pre_ping,
         # One statement per checkout: autocommit spares a BEGIN and a ROLLBACK round trip per request.
         isolation_level="AUTOCOMMIT",
         pool_recycle=1800,
         connect_args={
             "timeout": settings.connect_timeout,
             "server_settings": {
-                "application_name": name,  # who is who in pg_stat_activity
+                "application_name": "imdb-api",
                 # Read-only even if the URL names a role that could write; bounded queries free the pool;
                 # a session idle inside a transaction would hold publish's swap, so it is ended.
                 "default_transaction_read_only": "on",

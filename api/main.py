@@ -7,6 +7,7 @@ Importing this module does not connect to the database (the engines connect on f
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -24,7 +25,7 @@ from starlette.middleware.gzip import GZipMiddleware
 from starlette.staticfiles import StaticFiles
 
 from api.db import Database, create_db_engine, is_query_bug, is_query_timeout
-from api.generation import PublishWatch
+from api.generation import PublishWatch, create_watch_engine
 from api.middleware import AnswerCache, Guard
 from api.routes import health, kpis, status
 from api.server import raise_open_files_limit, serve
@@ -48,23 +49,22 @@ DOCS_STATIC = "/static/docs"
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     engine = create_db_engine(settings)
-    # The generation poll and /health: one connection of their own (a second one if both run at once).
-    watch = PublishWatch(create_db_engine(settings, pool_size=1, max_overflow=1, pre_ping=True, name="imdb-api-watch"))
+    # The generation poll and /health: a thread and a connection of their own (api.generation).
+    watch = PublishWatch(create_watch_engine(settings))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         raise_open_files_limit()
         try:
-            await watch.refresh()  # cached answers from the first request on, when the database answers
+            await asyncio.to_thread(watch.refresh)  # cached answers from the first request on
         except Exception as exc:
             log.warning("database not answering at startup (%s); serving uncached until it does", exc)
-        await watch.start()
+        watch.start()
         try:
             yield
         finally:
-            await watch.stop()
+            await asyncio.to_thread(watch.stop)
             await engine.dispose()
-            await watch.engine.dispose()
 
     app = FastAPI(
         title="IMDb actor/actress KPIs",

@@ -16,6 +16,7 @@ it (compressed once per cached answer).
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import hashlib
 import os
@@ -223,6 +224,7 @@ class AnswerCache:
         self.enabled = enabled
         self.store = AnswerStore(max_entries, max_bytes)
         self.gzip_min_bytes = gzip_min_bytes
+        self._pending: dict[tuple[str, bytes], asyncio.Future[Answer | None]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] not in self.paths or scope["method"] not in ("GET", "POST"):
@@ -230,7 +232,7 @@ class AnswerCache:
             return
         method = scope["method"]
         gzip_ok = accepts_gzip(header(scope, b"accept-encoding"))
-        generation = self.watch.current()
+        generation = self.watch.current() or await self.watch.fresh()
         if generation is None:  # cannot vouch for freshness: straight to the database, nothing kept
             await self._forward(scope, receive, send, gzip_ok, None, None, b"BYPASS")
             return
@@ -252,11 +254,29 @@ class AnswerCache:
                 await send({"type": "http.response.body", "body": b""})
                 return
 
-        if self.enabled and (answer := self.store.get(generation, key)) is not None:
+        if not self.enabled:
+            await self._forward(scope, receive, send, gzip_ok, etag, None, b"OFF")
+            return
+        if (answer := self.store.get(generation, key)) is not None:
             await self._send_answer(send, answer, gzip_ok, b"HIT", key)
             return
-        store = (generation, key) if self.enabled else None
-        await self._forward(scope, receive, send, gzip_ok, etag, store, b"MISS" if self.enabled else b"OFF")
+        # One query per question: requests that miss while the same answer is being computed (the crowd right
+        # after a publish or a start) wait for it instead of each asking the database.
+        pending = self._pending.get((generation, key))
+        if pending is not None:
+            answer = await asyncio.shield(pending)
+            if answer is not None:
+                await self._send_answer(send, answer, gzip_ok, b"HIT", key)
+                return
+            await self._forward(scope, receive, send, gzip_ok, etag, None, b"MISS")
+            return
+        pending = self._pending[(generation, key)] = asyncio.get_running_loop().create_future()
+        answer = None
+        try:
+            answer = await self._forward(scope, receive, send, gzip_ok, etag, (generation, key), b"MISS")
+        finally:
+            del self._pending[(generation, key)]
+            pending.set_result(answer)  # None (an error, or no 200): the waiting requests ask themselves
 
     async def _forward(
         self,
@@ -267,8 +287,9 @@ class AnswerCache:
         etag: bytes | None,
         store: tuple[str, bytes] | None,
         cache_state: bytes,
-    ) -> None:
-        """Run the route, collect its answer; keep a 200 (when `store`), and send it with the cache headers."""
+    ) -> Answer | None:
+        """Run the route, collect its answer; keep a 200 (when `store`), and send it with the cache headers.
+        Returns the 200's Answer (None for anything else)."""
         start: Message | None = None
         chunks: list[bytes] = []
 
@@ -287,12 +308,13 @@ class AnswerCache:
                 await send(start)
                 await send({"type": "http.response.body", "body": b"".join(chunks)})
         if start is None or start["status"] != 200:
-            return
+            return None
         content_type = next((v for k, v in start["headers"] if k == b"content-type"), JSON)
         answer = Answer(b"".join(chunks), content_type, etag or b"")
         if store is not None:
             self.store.put(*store, answer)
         await self._send_answer(send, answer, gzip_ok, cache_state, store[1] if store else None)
+        return answer
 
     def _validators(self, etag: bytes | None) -> list[tuple[bytes, bytes]]:
         # `no-cache`: clients may keep the answer but revalidate it (a 304 costs no database work), so no

@@ -43,5 +43,6 @@ def serve(settings: Settings | None = None) -> None:
         workers=settings.workers,
         backlog=4096,  # a burst of 1,000 connections queues in the kernel instead of being refused
         access_log=settings.access_log,
+        proxy_headers=False,  # served on loopback or behind a proxy we do not need client addresses from
         timeout_worker_healthcheck=15,
     )
