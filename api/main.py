@@ -26,7 +26,7 @@ from starlette.staticfiles import StaticFiles
 
 from api.db import Database, create_db_engine, is_query_bug, is_query_timeout
 from api.generation import PublishWatch, create_watch_engine
-from api.middleware import AnswerCache, Guard
+from api.middleware import AnswerCache, BodyLimit, InFlightLimit
 from api.routes import health, kpis, status
 from api.server import raise_open_files_limit, serve
 from api.settings import Settings
@@ -90,7 +90,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for exc_type in (OSError, TimeoutError, asyncpg.InterfaceError):  # cannot connect, or the connection broke
         app.add_exception_handler(exc_type, _database_unavailable)
 
-    # Added last = outermost: the in-flight bound sees every request first.
+    # Added last = outermost: bodies bounded first, then cached answers, then the bound on work in progress.
+    app.add_middleware(InFlightLimit, max_in_flight=settings.max_in_flight)
     app.add_middleware(
         AnswerCache,
         watch=watch,
@@ -100,7 +101,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_bytes=settings.cache_max_mb * 1024 * 1024,
         gzip_min_bytes=settings.gzip_min_bytes,
     )
-    app.add_middleware(Guard, max_in_flight=settings.max_in_flight, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(BodyLimit, max_body_bytes=settings.max_body_bytes)
     return app
 
 

@@ -1,9 +1,7 @@
-"""Two plain ASGI middlewares in front of the FastAPI routes: they run on every request, so they stay small.
+"""Plain ASGI middlewares in front of the FastAPI routes: they run on every request, so they stay small.
+Outermost first:
 
-`Guard` (outermost): at most `max_in_flight` requests in progress per worker; past that a fast 503 with
-`Retry-After`, so a crowd gets quick refusals instead of time-outs and the worker stays responsive. /health is
-exempt, so it is answered whatever the load. Request bodies are read here, up to `max_body_bytes` (413 past
-it), so no route ever buffers an unbounded body.
+`BodyLimit`: request bodies are read here, up to `max_body_bytes` (413 past it).
 
 `AnswerCache`: the KPI and status tables change only when a publish swaps them in, so an answer is valid
 until the next publish generation (api.generation). Answers are kept per worker, keyed by the generation and
@@ -12,6 +10,10 @@ a database round trip. GET answers carry a weak `ETag` derived from the same key
 `If-None-Match` gets 304 (with the answer cache on or off). When the generation cannot be vouched for, answers
 come from the database, uncached and without ETag. Large answers are gzip-compressed for clients that accept
 it (compressed once per cached answer).
+
+`InFlightLimit`: at most `max_in_flight` requests doing work per worker; past that a fast 503 with
+`Retry-After`, so a crowd gets quick refusals instead of time-outs and the worker stays responsive. /health
+is exempt, so it is answered whatever the load.
 """
 
 from __future__ import annotations
@@ -60,47 +62,22 @@ def header(scope: Scope, name: bytes) -> bytes | None:
     return None
 
 
-class Guard:
-    def __init__(
-        self, app: ASGIApp, *, max_in_flight: int, max_body_bytes: int, exempt: frozenset[str] = frozenset({"/health"})
-    ) -> None:
+class BodyLimit:
+    """Reads request bodies here, up to `max_body_bytes` (413 past it), so nothing after it buffers an
+    unbounded body; the body is then replayed to the app."""
+
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
         self.app = app
-        self.max_in_flight = max_in_flight
         self.max_body_bytes = max_body_bytes
-        self.exempt = exempt
-        self.in_flight = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        counted = scope["path"] not in self.exempt
-        if counted and self.in_flight >= self.max_in_flight:
-            await send_json(
-                send,
-                503,
-                {
-                    "detail": f"the API is at capacity ({self.max_in_flight} requests in progress in this worker); "
-                    f"retry after {RETRY_AFTER_SECONDS} s"
-                },
-                [(b"retry-after", str(RETRY_AFTER_SECONDS).encode())],
-            )
-            return
-        if counted:
-            self.in_flight += 1
-        try:
-            if scope["method"] in ("POST", "PUT", "PATCH"):
-                body = await self._read_body(scope, receive)
-                if body is None:
-                    await send_json(
-                        send, 413, {"detail": f"the request body is larger than {self.max_body_bytes} bytes"}
-                    )
-                    return
-                receive = _replay(body, receive)
-            await self.app(scope, receive, send)
-        finally:
-            if counted:
-                self.in_flight -= 1
+        if scope["type"] == "http" and scope["method"] in ("POST", "PUT", "PATCH"):
+            body = await self._read_body(scope, receive)
+            if body is None:
+                await send_json(send, 413, {"detail": f"the request body is larger than {self.max_body_bytes} bytes"})
+                return
+            receive = _replay(body, receive)
+        await self.app(scope, receive, send)
 
     async def _read_body(self, scope: Scope, receive: Receive) -> bytes | None:
         """The whole body, or None when it is (or says it will be) over the limit."""
@@ -120,6 +97,41 @@ class Guard:
             if not message.get("more_body", False):
                 break
         return b"".join(chunks)
+
+
+class InFlightLimit:
+    """At most `max_in_flight` requests in progress in this worker; past that a fast 503 with Retry-After.
+
+    It sits behind the answer cache: what reaches it is work (a query, or the cache off), and answers
+    already cached are sent without counting, so a crowd asking what is cached never meets the bound.
+    /health is exempt."""
+
+    def __init__(self, app: ASGIApp, *, max_in_flight: int, exempt: frozenset[str] = frozenset({"/health"})) -> None:
+        self.app = app
+        self.max_in_flight = max_in_flight
+        self.exempt = exempt
+        self.in_flight = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in self.exempt:
+            await self.app(scope, receive, send)
+            return
+        if self.in_flight >= self.max_in_flight:
+            await send_json(
+                send,
+                503,
+                {
+                    "detail": f"the API is at capacity ({self.max_in_flight} requests in progress in this worker); "
+                    f"retry after {RETRY_AFTER_SECONDS} s"
+                },
+                [(b"retry-after", str(RETRY_AFTER_SECONDS).encode())],
+            )
+            return
+        self.in_flight += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.in_flight -= 1
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:
@@ -238,7 +250,7 @@ class AnswerCache:
             return
 
         body = b""
-        if method == "POST":  # Guard already read it (bounded) and replays it
+        if method == "POST":  # BodyLimit already read it (bounded) and replays it
             message = await receive()
             body = message.get("body", b"")
             receive = _replay(body, receive)

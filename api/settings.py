@@ -10,7 +10,7 @@
 | API_CONNECT_TIMEOUT | 3 seconds (health answers 503 quickly when the database is unreachable) |
 | API_STATEMENT_TIMEOUT_MS | 10000 (a slow query gets its own 503 instead of holding a connection or a publish's swap) |
 | API_IDLE_IN_TRANSACTION_TIMEOUT_MS | 5000 (a session idle inside a transaction is ended: it holds publish's swap) |
-| API_MAX_IN_FLIGHT | 32 requests in progress per worker (4x the pool), then a fast 503 + Retry-After (not /health) |
+| API_MAX_IN_FLIGHT | 32 requests doing work per worker (cached answers do not count), then a fast 503 |
 | API_MAX_BODY_BYTES | 65536 (a larger request body gets 413) |
 | API_CACHE | true: answers are cached per publish generation (ETag / If-None-Match work either way) |
 | API_CACHE_MAX_ENTRIES / API_CACHE_MAX_MB | 10000 / 64 per worker |

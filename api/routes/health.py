@@ -1,6 +1,6 @@
 """Liveness with the database: 200 when PostgreSQL answers, 503 otherwise.
 
-Answered whatever the load: exempt from the in-flight bound (api.middleware.Guard), and the probe runs on
+Answered whatever the load: exempt from the in-flight bound (api.middleware.InFlightLimit); the probe runs on
 the publish watch's own connection, never waiting behind the request pool.
 """
 
