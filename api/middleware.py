@@ -179,8 +179,7 @@ class AnswerStore:
 
     def put(self, generation: str, key: bytes, answer: Answer) -> None:
         if generation != self.generation:
-            # Answers of an older generation can never be served again (and a late answer of an older one is
-            # not kept): start over.
+            # Answers of an older generation can never be served again: start over.
             self._answers.clear()
             self.bytes, self.generation = 0, generation
         if key in self._answers:
@@ -323,7 +322,7 @@ class AnswerCache:
             return None
         content_type = next((v for k, v in start["headers"] if k == b"content-type"), JSON)
         answer = Answer(b"".join(chunks), content_type, etag or b"")
-        if store is not None:
+        if store is not None and self.watch.current() == store[0]:  # a publish meanwhile: keep nothing stale
             self.store.put(*store, answer)
         await self._send_answer(send, answer, gzip_ok, cache_state, store[1] if store else None)
         return answer
