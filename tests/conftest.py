@@ -114,7 +114,16 @@ def pg_database(postgres_server: None) -> Iterator[tuple[str, str]]:
             if not others:
                 break
             time.sleep(0.2)
-        c.execute(sa.text(f'drop database if exists "{name}" with (force)'))
+        # A backend that is exiting has already left pg_stat_activity but is still in the process list that
+        # DROP ... WITH (FORCE) signals, and signalling the reader's is refused: retry until it is gone.
+        for attempt in range(50):
+            try:
+                c.execute(sa.text(f'drop database if exists "{name}" with (force)'))
+                break
+            except sa.exc.ProgrammingError:
+                if attempt == 49:
+                    raise
+                time.sleep(0.2)
     admin.dispose()
 
 
