@@ -213,6 +213,36 @@ def _whole_file(path: Path) -> str:
     """
 
 
+def _parts(directory: Path) -> str:
+    """(_line, _raw) of the data lines a first day's check wrote decompressed into parts (rawdiff._Parts): one
+    task per part (see _ONE_TASK_PER_FILE), the line number from the part's name plus the row's index within
+    its task (the low 33 bits of monotonically_increasing_id)."""
+    return f"""
+        select value as _raw,
+               cast(regexp_extract(_metadata.file_name, 'line-([0-9]+)', 1) as bigint)
+               + (monotonically_increasing_id() & 8589934591) as _line
+        from text.`{directory}`
+    """
+
+
+# Reading parts: never split a part, never put two in one task (a task's row index is then its part's line).
+_ONE_TASK_PER_FILE = {
+    "spark.sql.files.maxPartitionBytes": "1073741824",
+    "spark.sql.files.openCostInBytes": "1073741824",
+}
+
+
+@contextlib.contextmanager
+def _confs(spark: Session, confs: dict[str, str]):
+    for k, v in confs.items():
+        spark.execute(f"set {k} = {v}")
+    try:
+        yield
+    finally:
+        for k in confs:
+            spark.execute(f"reset {k}")
+
+
 def _changed_lines(path: Path) -> str:
     """(_line, _raw) of the raw diff's changed lines, written as `<line number>\\t<raw line>`."""
     return f"""
@@ -376,13 +406,13 @@ def merge_sql(d: Dataset, run_date: dt.date, loaded_at: str, load_id: int) -> st
     """
 
 
-def first_load_sql(d: Dataset, path: Path, run_date: dt.date, loaded_at: str, load_id: int) -> str:
+def first_load_sql(d: Dataset, lines: str, run_date: dt.date, loaded_at: str, load_id: int) -> str:
     """Into an empty landing table every good line is an insert: parsed straight into the table, no join."""
     cols = ", ".join(_q(c) for c in d.column_names)
     return f"""
         insert into {landing_table(d)} ({cols}, _row_hash, _is_deleted, _run_date, _loaded_at, _load_id)
         select {cols}, _row_hash, false, date'{run_date.isoformat()}', timestamp'{loaded_at}', {load_id}
-        from ({staging_sql(d, path)}) where _reject_reason is null and {_keys_present(d)}
+        from ({parse_sql(d, lines)}) where _reject_reason is null and {_keys_present(d)}
     """
 
 
@@ -457,6 +487,7 @@ class _File:
     live: int = 0  # live keys in the landing table before this run
     would_delete: int = 0
     work: Path | None = None
+    parts: Path | None = None  # a first day's file, decompressed into parts for Spark (rawdiff._Parts)
 
 
 def file_sha256(path: Path) -> str:
@@ -648,7 +679,8 @@ def _plan(spark: Session, f: _File, pool: ThreadPoolExecutor, work_root: Path, c
     rows, live = spark.query(f"select count(*), count_if(not _is_deleted) from {landing_table(d)}")[0]
     if not rows:
         r.method = FIRST_LOAD
-        f.python = pool.submit(rawdiff.run_in_subprocess, "check", d, f.path)
+        f.work = work_root / d.table
+        f.python = pool.submit(rawdiff.run_in_subprocess, "check", d, f.path, None, f.work / "parts")
         return
     f.live = int(live)
     r.diffed = True
@@ -676,28 +708,30 @@ def _prepare(spark: Session, f: _File, share: float, step) -> None:
     if r.skipped:
         return
     if r.method == FIRST_LOAD:
-        step(f"{d.name}: parsing {f.path.name} for malformed lines")
-        spark.execute(
-            f"create or replace table {stage_table(d)} using delta as "
-            f"select * from ({staging_sql(d, f.path)}) where _reject_reason is not null"
-        )
-        r.rejected = int(spark.scalar(f"select count(*) from {stage_table(d)}"))
+        step(f"{d.name}: checking {f.path.name}")
         try:
-            r.source_rows = f.python.result().lines
+            checked = f.python.result()
+            r.source_rows, f.parts = checked.lines, checked.changed_path
         except rawdiff.RepeatedKey as exc:
             raise _repeated_key_error(d, r.file, str(exc)) from exc
-        except rawdiff.NotComparable as exc:  # not in key order: Spark looks for repeated keys itself
+        except rawdiff.NotComparable as exc:  # not in key order: Spark reads the gzip and looks for repeats
             r.note = f"{exc}; repeated keys checked by Spark"
             step(f"{d.name}: {r.note}")
             keys = ", ".join(_q(k) for k in d.key)
-            parsed = staging_sql(d, f.path)
             repeats = spark.scalar(
-                f"select count(*) from (select {keys} from ({parsed}) where {_keys_present(d)} "
+                f"select count(*) from (select {keys} from ({staging_sql(d, f.path)}) where {_keys_present(d)} "
                 f"group by {keys} having count(*) > 1)"
             )
             if repeats:
                 raise _repeated_key_error(d, r.file, f"{repeats} keys repeat") from None
             r.source_rows = int(spark.scalar(f"select count(*) - 1 from text.`{f.path}`"))
+        step(f"{d.name}: parsing {f.path.name} for malformed lines")
+        with _confs(spark, _ONE_TASK_PER_FILE if f.parts else {}):
+            spark.execute(
+                f"create or replace table {stage_table(d)} using delta as "
+                f"select * from ({parse_sql(d, _first_load_lines(f))}) where _reject_reason is not null"
+            )
+        r.rejected = int(spark.scalar(f"select count(*) from {stage_table(d)}"))
         r.inserted = r.source_rows - r.rejected
         return
     if r.method == RAW_DIFF:
@@ -727,6 +761,10 @@ def _prepare(spark: Session, f: _File, share: float, step) -> None:
         step(f"{d.name}: comparing with {landing_table(d)}")
         spark_diff(spark, d, r)
     f.would_delete = r.deleted
+
+
+def _first_load_lines(f: _File) -> str:
+    return _parts(f.parts) if f.parts else _whole_file(f.path)
 
 
 def _check_all(spark: Session, todo: dict[Dataset, _File], share: float, cfg: config.Settings) -> None:
@@ -772,9 +810,9 @@ def _commit(spark: Session, f: _File, run_date: dt.date, loaded_at: str, load_id
     if r.method == FIRST_LOAD:
         # a first load writes each task's rows as they come: optimized writes would shuffle the whole file once
         # more to make fewer files (the parallel parse already makes a few big ones)
-        spark.execute("set spark.databricks.delta.optimizeWrite.enabled = false")
-        spark.execute(first_load_sql(d, f.path, run_date, loaded_at, load_id))
-        spark.execute("reset spark.databricks.delta.optimizeWrite.enabled")
+        confs = {"spark.databricks.delta.optimizeWrite.enabled": "false", **(_ONE_TASK_PER_FILE if f.parts else {})}
+        with _confs(spark, confs):
+            spark.execute(first_load_sql(d, _first_load_lines(f), run_date, loaded_at, load_id))
     elif r.method == RAW_DIFF:
         assert f.raw is not None
         rows = f.raw.changed + f.raw.deleted

@@ -142,8 +142,9 @@ class _Lines:
     checked for order, its whole key text kept and its numeric key fields checked. Without it (the diff) no
     line is looked at one by one: the walk checks order where the two files differ."""
 
-    def __init__(self, path: Path, d: Dataset, what: str, whole_keys: bool = False) -> None:
+    def __init__(self, path: Path, d: Dataset, what: str, whole_keys: bool = False, sink=None) -> None:
         self.path, self.what = path, what
+        self.sink = sink  # called with each block of whole lines and its first line number
         self.strict = len(d.key) == 1  # the first field is the whole key: it must strictly increase
         self.whole_keys = whole_keys
         self._f = igzip_threaded.open(path, "rb", threads=1, block_size=BLOCK_BYTES)  # inflates in its own thread
@@ -191,6 +192,8 @@ class _Lines:
         if b"\r" in chunk:
             raise NotComparable(f"{self.what} file {self.path.name} holds a carriage return (Spark splits lines there)")
         lines = chunk.split(b"\n")
+        if self.sink is not None:
+            self.sink(chunk, self.total + 2)
         if self.start > 1 << 16:  # drop what was handed out, so the buffer stays one or two blocks
             del self.lines[: self.start]
             if self.whole_keys:
@@ -290,11 +293,43 @@ def _exact_repeat(lines: list[bytes], first: int, path: Path) -> RepeatedKey:
     raise AssertionError("no repeated line")
 
 
-def check(d: Dataset, path: Path) -> RawDiff:
-    """A first day: today's file alone, for key order and repeated keys; counts its lines."""
+class _Parts:
+    """The file's data lines, decompressed, cut at line ends into parts of ~PART_BYTES named after their first
+    line number, so Spark reads them in parallel (one task per part, no shuffle) and still knows every line's
+    number: the part's first line plus the row's index within its part."""
+
+    def __init__(self, out_dir: Path) -> None:
+        self.out_dir = out_dir
+        out_dir.mkdir(parents=True, exist_ok=True)
+        self.n = 0
+        self.size = 0
+        self._f = None
+
+    def __call__(self, chunk: bytes, first_line: int) -> None:
+        if self._f is None or self.size >= PART_BYTES:
+            self.close()
+            self._f = open(self.out_dir / f"part-{self.n:05d}-line-{first_line:012d}.tsv", "wb")  # noqa: SIM115
+            self.n, self.size = self.n + 1, 0
+        self._f.write(chunk)
+        self._f.write(b"\n")
+        self.size += len(chunk) + 1
+
+    def close(self) -> None:
+        if self._f is not None:
+            self._f.close()
+            self._f = None
+
+
+PART_BYTES = 64 << 20  # Spark reads each part as one task; ~20 parts for the 1.3 GB principals file
+
+
+def check(d: Dataset, path: Path, parts_dir: Path | None = None) -> RawDiff:
+    """A first day: today's file alone, for key order and repeated keys; counts its lines. With parts_dir, also
+    writes the data lines decompressed into parts for Spark (see _Parts)."""
     started = time.monotonic()
     result = RawDiff()
-    src = _Lines(path, d, "today's", whole_keys=True)
+    parts = _Parts(parts_dir) if parts_dir is not None else None
+    src = _Lines(path, d, "today's", whole_keys=True, sink=parts)
     try:
         while (window := src.next_window()) is not None:
             # several key fields: each first-key group (wholly inside one window) must hold distinct keys
@@ -303,6 +338,9 @@ def check(d: Dataset, path: Path) -> RawDiff:
         result.lines = src.total
     finally:
         src.close()
+        if parts is not None:
+            parts.close()
+    result.changed_path = parts_dir
     result.seconds = time.monotonic() - started
     return result
 
@@ -490,8 +528,9 @@ def run_in_subprocess(kind: str, d: Dataset, new: Path, old: Path | None = None,
     if "error" in answer:
         raise {"NotComparable": NotComparable, "RepeatedKey": RepeatedKey}[answer["error"]](answer["message"])
     result = RawDiff(**{k: v for k, v in answer.items() if k not in ("changed_path", "deleted_path")})
-    if answer.get("changed_path"):
-        result.changed_path, result.deleted_path = Path(answer["changed_path"]), Path(answer["deleted_path"])
+    for key in ("changed_path", "deleted_path"):
+        if answer.get(key) not in (None, "", "None"):
+            setattr(result, key, Path(answer[key]))
     return result
 
 
@@ -502,7 +541,7 @@ def _main(argv: list[str]) -> int:
     known_bad = frozenset(s.encode("utf-8", "surrogateescape") for s in json.loads(Path(bad_file).read_text()))
     try:
         if kind == "check":
-            result = check(get(name), Path(new))
+            result = check(get(name), Path(new), Path(out_dir) if out_dir else None)
         else:
             result = diff(get(name), Path(old), Path(new), Path(out_dir), known_bad)
     except (NotComparable, RepeatedKey) as exc:

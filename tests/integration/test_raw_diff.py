@@ -112,6 +112,9 @@ def test_raw_diff_lands_exactly_what_the_spark_diff_lands(two_prefixes, tmp_path
     day2_counts = dict((c[0], c[1:]) for c in history[raw_prefix][1][0])
     assert day2_counts["title_ratings"] == (1, 1, 3, 293, 2)  # as the story above tells
     rejects = history[raw_prefix][1][1]["rejects"]
+    day1 = day_lines(1)["title.ratings"]
+    day1_rejects = [r[1:4] for r in history[raw_prefix][0][1]["rejects"]]
+    assert day1_rejects == [(_at(day1, "tt0000041") + 2, "tt0000041\tfive\t10", "non-numeric averageRating: five")]
     day2 = day_lines(2)["title.ratings"]
     assert [r[1:4] for r in rejects if str(r[4]) == str(DAY + dt.timedelta(days=2))] == [
         (_at(day2, "tt0000011") + 2, "tt0000011\t5.1\tmany", "non-numeric numVotes: many"),
