@@ -24,6 +24,8 @@ import time
 import uuid
 from pathlib import Path
 
+import chart  # bench/chart.py, beside this script
+
 from ingestion import config, land, publish, synth
 from ingestion.datasets import DATASETS
 from ingestion.thrift import session
@@ -261,6 +263,7 @@ def write(report: dict) -> None:
     (RESULTS / f"bench-{report['scale']:g}.json").write_text(json.dumps(report, indent=2) + "\n")
     header = (
         "# Benchmarks\n\nProduced by `make bench SCALE=…` (bench/run.py); see its docstring for what is measured.\n\n"
+        "![Stage times beside the DuckDB and gzip baselines](bench/results/stages.png)\n\n"
     )
     sections: dict[str, str] = {}
     if BENCHMARKS.is_file():
@@ -270,6 +273,7 @@ def write(report: dict) -> None:
     sections[f"Scale {report['scale']:g}"] = markdown(report)
     ordered = sorted(sections.items(), key=lambda kv: float(kv[0].split()[-1]) if kv[0].startswith("Scale") else 1e9)
     BENCHMARKS.write_text(header + "\n".join(body for _, body in ordered))
+    chart.render(RESULTS, RESULTS / "stages.png")  # every scale measured so far, this one included
 
 
 def main() -> int:
