@@ -31,7 +31,7 @@ def reports(results: Path) -> list[dict]:
         report = json.loads(path.read_text())
         if "scale" in report and "stages" in report:
             found.append(report)
-    return sorted(found, key=lambda r: r["scale"])
+    return sorted(found, key=lambda r: (r["scale"], r.get("days", 2)))
 
 
 def bars(report: dict) -> list[tuple[str, list[tuple[str, float]]]]:
@@ -64,7 +64,8 @@ def render(results: Path = RESULTS, out: Path = IMAGE) -> Path:
                 left += value
             ax.text(left, y, f" {left:,.0f} s" if left >= 10 else f" {left:,.1f} s", va="center", fontsize=8)
         ax.set_yticks(range(len(rows)), [label for label, _ in reversed(rows)], fontsize=8)
-        ax.set_title(f"scale {report['scale']:g}, measured {report['measured_at'][:10]}", fontsize=9, loc="left")
+        days = f", {report['days']} days" if report.get("days", 2) > 2 else ""
+        ax.set_title(f"scale {report['scale']:g}{days}, measured {report['measured_at'][:10]}", fontsize=9, loc="left")
         ax.set_xlim(0, max(sum(v for _, v in parts) for _, parts in rows) * 1.15)
         ax.tick_params(axis="x", labelsize=8)
     axes[-1, 0].set_xlabel("wall time (s)")

@@ -37,6 +37,14 @@ class Settings:
     thrift_host: str
     thrift_port: int
     reject_share: float
+    # snapshot guards (SPEC: Landing semantics): a file may soft-delete at most max(share x live keys, floor)
+    # keys, and have at most that many rows fewer than the table's live keys, unless a shrink is allowed
+    max_delete_share: float = 0.01
+    max_shrink_share: float = 0.01
+    guard_floor_rows: int = 10_000
+    allow_shrink: bool = False
+    allow_older_run_date: bool = False
+    raw_diff: bool = True  # next-day landing compares the raw files outside Spark when it can
 
     @property
     def cache_dir(self) -> Path:
@@ -58,7 +66,17 @@ def settings() -> Settings:
         thrift_host=os.environ.get("THRIFT_HOST", "127.0.0.1"),
         thrift_port=int(os.environ.get("THRIFT_PORT", "10000")),
         reject_share=float(os.environ.get("REJECT_SHARE", "0.001")),
+        max_delete_share=float(os.environ.get("IMDB_MAX_DELETE_SHARE", "0.01")),
+        max_shrink_share=float(os.environ.get("IMDB_MAX_SHRINK_SHARE", "0.01")),
+        guard_floor_rows=int(os.environ.get("IMDB_GUARD_FLOOR_ROWS", "10000")),
+        allow_shrink=_flag("IMDB_ALLOW_SHRINK"),
+        allow_older_run_date=_flag("IMDB_ALLOW_OLDER_RUN_DATE"),
+        raw_diff=not _flag("IMDB_NO_RAW_DIFF"),
     )
+
+
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def schema(layer: str) -> str:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import email.utils
+import gzip
 import hashlib
 import http.client
 import json
@@ -29,6 +30,8 @@ import logging
 import os
 import secrets
 import shutil
+import socket
+import threading
 import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator
@@ -51,6 +54,10 @@ ProgressHook = Callable[[int, int | None], None]
 CHUNK_SIZE = 1 << 20  # 1 MiB: large enough for throughput, small enough to keep memory flat
 MAX_INFLATE_OUT = 4 << 20  # cap on decompressed bytes held at once while verifying (gzip expands ~1000x max)
 MAX_BACKOFF = 60.0  # seconds; keeps a long retry series from sleeping for minutes
+HEAD_MAX = 64 << 10  # the header line is looked for in the first 64 KiB of decompressed data
+# A whole file's download, all attempts and waits included, must end within this; a server that trickles bytes
+# defeats a per-read timeout. Sized for the 740 MB principals file at 0.2 MB/s with margin.
+DEFAULT_DEADLINE = float(os.environ.get("IMDB_DOWNLOAD_DEADLINE_SECONDS", "7200"))
 META_SUFFIX = ".meta.json"
 USER_AGENT = "imdb-lakehouse/0.1 (+python-requests)"
 # 408 and 429 are "come back later" answers, not client mistakes, so they are retried like 5xx.
@@ -99,6 +106,14 @@ class _TruncatedGzip(_CorruptGzip):
     pass
 
 
+class _WrongContent(_CorruptGzip):
+    """A whole gzip, but not the file asked for (an HTML error page served with status 200, say)."""
+
+
+class _Deadline(Exception):
+    pass
+
+
 class _GzipVerifier:
     """Inflate a gzip stream incrementally and throw the output away, to prove the file is complete.
 
@@ -112,6 +127,8 @@ class _GzipVerifier:
         self._member_started = False  # the current member has received input
         self.members = 0
         self.uncompressed = 0
+        self.head = b""  # the first decompressed bytes, up to the first newline (the header line)
+        self._head_done = False
 
     @staticmethod
     def _new() -> Any:
@@ -125,6 +142,11 @@ class _GzipVerifier:
                     self._member_started = True
                 out = self._inflater.decompress(data, MAX_INFLATE_OUT)
                 self.uncompressed += len(out)
+                if not self._head_done and out:
+                    self.head += out[: HEAD_MAX - len(self.head)]
+                    cut = self.head.find(b"\n")
+                    if cut >= 0 or len(self.head) >= HEAD_MAX:
+                        self.head, self._head_done = self.head[: cut if cut >= 0 else HEAD_MAX], True
                 if self._inflater.eof:
                     self.members += 1
                     data = self._inflater.unused_data
@@ -293,8 +315,11 @@ def _write_stream(
     expected: int | None,
     verify: bool,
     on_progress: ProgressHook | None,
+    header: bytes | None = None,
+    deadline: float | None = None,
 ) -> _Received:
-    """Write chunks to tmp while hashing and verifying them; fsync. Raises on a short body or bad gzip."""
+    """Write chunks to tmp while hashing and verifying them; fsync. Raises on a short body, a bad gzip, a first
+    line other than `header`, or the monotonic `deadline` passing."""
     hasher = hashlib.sha256()
     verifier = _GzipVerifier() if verify else None
     n = 0
@@ -303,6 +328,8 @@ def _write_stream(
             on_progress(0, expected)
         try:
             for chunk in chunks:
+                if deadline is not None and time.monotonic() > deadline:
+                    raise _Deadline(f"got {n} bytes")
                 if not chunk:
                     continue
                 fh.write(chunk)
@@ -327,6 +354,11 @@ def _write_stream(
                     # trailer is then the only evidence, and another attempt may well get the whole file.
                     raise _Retryable(f"truncated body: {e}") from e
                 raise
+            if header is not None and verifier.head.rstrip(b"\r") != header:
+                raise _WrongContent(
+                    f"a whole gzip, but its first line is {verifier.head[:120]!r}, not the header {header!r} "
+                    "(an error page served as the file?)"
+                )
         fh.flush()
         os.fsync(fh.fileno())
     return _Received(nbytes=n, sha256=hasher.hexdigest())
@@ -369,8 +401,12 @@ def _http_attempts(
     backoff: float,
     timeout: float,
     on_progress: ProgressHook | None,
+    header: bytes | None = None,
+    deadline: float | None = None,
 ) -> tuple[Status, dict[str, Any], Path | None]:
-    """Run the GET with retries. Returns (status, sidecar, temp file with the body or None for a 304)."""
+    """Run the GET with retries. Returns (status, sidecar, temp file with the body or None for a 304).
+    `deadline` (monotonic) bounds all attempts and waits together: a watchdog cuts a transfer still running
+    then, however slowly the bytes arrive."""
     headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
     if previous is not None:
         prev_meta = previous[1]
@@ -387,8 +423,16 @@ def _http_attempts(
     for attempt in range(attempts):
         tmp: Path | None = None
         wait = min(backoff * 2**attempt, MAX_BACKOFF)
+        watchdog: threading.Timer | None = None
+        cut = threading.Event()
         try:
+            if deadline is not None and time.monotonic() > deadline:
+                raise _Deadline("before the next attempt")
             with session.get(url, headers=headers, stream=True, timeout=timeout) as r:
+                if deadline is not None:
+                    watchdog = threading.Timer(max(deadline - time.monotonic(), 0), _cut_connection, (r, cut))
+                    watchdog.daemon = True
+                    watchdog.start()
                 if r.status_code == 304 and conditional:
                     meta = dict(previous[1]) if previous else {}
                     # A 304 may carry refreshed validators; keep them for tomorrow's request.
@@ -414,6 +458,8 @@ def _http_attempts(
                     expected,
                     name.endswith(".gz"),
                     on_progress,
+                    header,
+                    deadline,
                 )
                 meta = {
                     "url": url,
@@ -423,8 +469,16 @@ def _http_attempts(
                     "bytes": received.nbytes,
                 }
                 return "downloaded", meta, tmp
+        except _Deadline as e:
+            _unlink_quietly(tmp)
+            raise DownloadError(f"{name}: not downloaded within its deadline ({e}) from {url}") from e
         except (_Retryable, *_NETWORK_ERRORS) as e:
             _unlink_quietly(tmp)
+            if cut.is_set():
+                raise DownloadError(
+                    f"{name}: not downloaded within its deadline (IMDB_DOWNLOAD_DEADLINE_SECONDS) from {url}: the "
+                    "transfer was still running; the server may be trickling bytes"
+                ) from e
             problem = str(e) if isinstance(e, _Retryable) else f"{type(e).__name__}: {e}"
             if attempt + 1 >= attempts:
                 raise DownloadError(f"{name}: {problem} from {url} after {attempts} attempts") from e
@@ -437,17 +491,54 @@ def _http_attempts(
                 attempts,
                 wait,
             )
+            if deadline is not None:
+                wait = min(wait, max(deadline - time.monotonic(), 0))
             time.sleep(wait)
         except _CorruptGzip as e:
-            _unlink_quietly(tmp)
-            raise DownloadError(f"{name}: {e} from {url}") from e
+            raise _BadFile(tmp, f"{e} from {url}") from e
         except OSError as e:  # local I/O (disk full, permissions): retrying the network would not help
             _unlink_quietly(tmp)
             raise DownloadError(f"{name}: cannot write to {day_dir}: {e} (while fetching {url})") from e
         except BaseException:
             _unlink_quietly(tmp)
             raise
+        finally:
+            if watchdog is not None:
+                watchdog.cancel()
     raise AssertionError("unreachable")  # the loop returns or raises
+
+
+def _cut_connection(response: requests.Response, cut: threading.Event) -> None:
+    """The watchdog: shut the socket under a transfer that outlived its deadline (a blocked read returns)."""
+    cut.set()
+    # urllib3 hands the socket to http.client's response: HTTPResponse.fp (buffered) -> SocketIO -> socket
+    sock = getattr(getattr(getattr(getattr(response.raw, "_fp", None), "fp", None), "raw", None), "_sock", None)
+    if sock is not None:  # only the socket: closing the response under the reading thread breaks http.client
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+
+
+class _BadFile(Exception):
+    """A whole body that is not the file (corrupt gzip, wrong first line); tmp holds it for the quarantine."""
+
+    def __init__(self, tmp: Path | None, message: str) -> None:
+        super().__init__(message)
+        self.tmp = tmp
+
+
+def quarantine_dir(cache_dir: Path, run_date: dt.date) -> Path:
+    return Path(cache_dir).parent / "quarantine" / run_date.isoformat()
+
+
+def _quarantine(path: Path, cache_dir: Path, run_date: dt.date, name: str, reason: str) -> Path:
+    """Move a file that must not be cached aside, with the reason beside it, so the next run downloads again."""
+    qdir = quarantine_dir(cache_dir, run_date)
+    qdir.mkdir(parents=True, exist_ok=True)
+    dest = qdir / f"{name}.{dt.datetime.now(dt.UTC).strftime('%Y%m%dT%H%M%S%f')}"
+    shutil.move(str(path), dest)
+    dest.with_name(dest.name + ".reason.txt").write_text(reason + "\n", encoding="utf-8")
+    log.warning("%s: quarantined as %s: %s", name, dest, reason)
+    return dest
 
 
 def _link_or_copy(src: Path, dst: Path) -> None:
@@ -476,33 +567,43 @@ def download(
     timeout: float = 60,
     session: requests.Session | None = None,
     on_progress: ProgressHook | None = None,
+    header: bytes | None = None,
+    deadline: float | None = DEFAULT_DEADLINE,
 ) -> DownloadResult:
     """Make `cache_dir/<run_date>/<dataset_file>` exist, fetching `<base_url>/<dataset_file>` if needed.
 
-    `retries` is the number of attempts after the first. Raises DownloadError (cache unchanged) when the
-    file cannot be fetched or is not a complete gzip stream; ValueError for an unusable base URL.
+    `retries` is the number of attempts after the first; `deadline` (seconds) bounds the whole file, attempts
+    and waits included; `header`, when given, must be the file's first line. Raises DownloadError (cache
+    unchanged) when the file cannot be fetched in time or is not a complete gzip stream with that header; a
+    body that arrived whole but is not the file is moved to DATA_DIR/quarantine/<run_date>/ with the reason,
+    and so is a cached file that turns out not to be. ValueError for an unusable base URL.
     """
     started = time.monotonic()
     source = _source(base_url, dataset_file)
     cache_dir = Path(cache_dir)
     day_dir = cache_dir / run_date.isoformat()
     target = day_dir / dataset_file
+    _remove_stale_parts(day_dir, dataset_file)
 
     if target.is_file():
-        size = target.stat().st_size
-        if read_meta(target) is None:
-            # Placed by hand or left by an older version: record what we know so the next run date can
-            # still make a conditional request... without validators, only sha256 and size.
-            log.warning("%s: cached file %s has no sidecar; writing one", dataset_file, target)
-            _backfill_meta(target, source.url)
-        log.info("%s: already cached for %s (%d bytes), not requested", dataset_file, run_date, size)
-        return DownloadResult(target, "cached", size, time.monotonic() - started, source.url)
+        problem = _cached_problem(target, header)
+        if problem is None:
+            size = target.stat().st_size
+            if read_meta(target) is None:
+                # Placed by hand or left by an older version: record what we know so the next run date can
+                # still make a conditional request... without validators, only sha256 and size.
+                log.warning("%s: cached file %s has no sidecar; writing one", dataset_file, target)
+                _backfill_meta(target, source.url)
+            log.info("%s: already cached for %s (%d bytes), not requested", dataset_file, run_date, size)
+            return DownloadResult(target, "cached", size, time.monotonic() - started, source.url)
+        _quarantine(target, cache_dir, run_date, dataset_file, f"was in the cache, but {problem}")
+        _unlink_quietly(meta_path(target))
 
     created = _makedirs(day_dir)
     tmp: Path | None = None
     try:
         if source.local is not None:
-            status, meta, tmp = _copy_local(dataset_file, source, day_dir, on_progress)
+            status, meta, tmp = _copy_local(dataset_file, source, day_dir, on_progress, header)
         else:
             previous = _previous_copy(cache_dir, run_date, dataset_file)
             own_session = session is None
@@ -518,6 +619,8 @@ def download(
                     backoff,
                     timeout,
                     on_progress,
+                    header,
+                    None if deadline is None else started + deadline,
                 )
             finally:
                 if own_session:
@@ -532,6 +635,12 @@ def download(
         meta["downloaded_at"] = _utcnow()
         _commit(tmp, target, meta)
         tmp = None
+    except _BadFile as e:
+        where = ""
+        if e.tmp is not None and e.tmp.exists():
+            where = f"; kept as {_quarantine(e.tmp, cache_dir, run_date, dataset_file, str(e))}"
+        _remove_if_empty(created)
+        raise DownloadError(f"{dataset_file}: {e}{where}") from e
     except BaseException:
         _unlink_quietly(tmp)
         _remove_if_empty(created)
@@ -552,7 +661,7 @@ def download(
 
 
 def _copy_local(
-    name: str, source: _Source, day_dir: Path, on_progress: ProgressHook | None
+    name: str, source: _Source, day_dir: Path, on_progress: ProgressHook | None, header: bytes | None = None
 ) -> tuple[Status, dict[str, Any], Path]:
     """file:// or a plain path: copy with the same verification and atomic commit as a download."""
     assert source.local is not None
@@ -561,7 +670,7 @@ def _copy_local(
         with source.local.open("rb") as fin:
             st = os.fstat(fin.fileno())
             chunks = iter(lambda: fin.read(CHUNK_SIZE), b"")
-            received = _write_stream(chunks, tmp, st.st_size, name.endswith(".gz"), on_progress)
+            received = _write_stream(chunks, tmp, st.st_size, name.endswith(".gz"), on_progress, header)
     except FileNotFoundError as e:
         _unlink_quietly(tmp)
         raise DownloadError(f"{name}: not found: {source.local} ({source.url})") from e
@@ -569,8 +678,7 @@ def _copy_local(
         _unlink_quietly(tmp)
         raise DownloadError(f"{name}: {e} from {source.url} (file changed while copying)") from e
     except _CorruptGzip as e:
-        _unlink_quietly(tmp)
-        raise DownloadError(f"{name}: {e} from {source.url}") from e
+        raise _BadFile(tmp, f"{e} from {source.url}") from e
     except OSError as e:
         _unlink_quietly(tmp)
         raise DownloadError(f"{name}: cannot read {source.local}: {e}") from e
@@ -585,6 +693,38 @@ def _copy_local(
         "bytes": received.nbytes,
     }
     return "downloaded", meta, tmp
+
+
+def _remove_stale_parts(day_dir: Path, name: str) -> None:
+    """Temp files left by a run that was killed mid-download (one run at a time holds the pipeline lease)."""
+    if day_dir.is_dir():
+        for stale in day_dir.glob(f".{name}*.part-*"):
+            log.info("%s: removing %s, left by an interrupted download", name, stale)
+            _unlink_quietly(stale)
+
+
+def _cached_problem(target: Path, header: bytes | None) -> str | None:
+    """Why a cached file must not be used, or None. Files the cache wrote itself were verified whole when they
+    arrived (only their first line is read again); a file without a sidecar was placed by hand: verified whole."""
+    if read_meta(target) is None:
+        verifier = _GzipVerifier()
+        try:
+            with target.open("rb") as fh:
+                for chunk in iter(lambda: fh.read(CHUNK_SIZE), b""):
+                    verifier.feed(chunk)
+            verifier.finish()
+        except _CorruptGzip as e:
+            return str(e)
+        head = verifier.head
+    else:
+        try:
+            with gzip.open(target, "rb") as fh:
+                head = fh.readline(HEAD_MAX).rstrip(b"\n")
+        except (OSError, EOFError, zlib.error) as e:
+            return f"it cannot be read as gzip ({e})"
+    if header is not None and head.rstrip(b"\r") != header:
+        return f"its first line is {head[:120]!r}, not the header {header!r}"
+    return None
 
 
 def _backfill_meta(target: Path, url: str) -> None:
@@ -619,6 +759,7 @@ def download_all(
     base_url: str,
     cache_dir: Path,
     progress: bool = True,
+    headers: dict[str, bytes] | None = None,
     **kwargs: Any,
 ) -> list[DownloadResult]:
     """Download several files one after the other, sharing one HTTP connection pool.
@@ -632,7 +773,8 @@ def download_all(
     with requests.Session() as session:
         if not progress:
             for f in files:
-                results.append(download(f, run_date, base_url, cache_dir, session=session, **kwargs))
+                header = (headers or {}).get(f)
+                results.append(download(f, run_date, base_url, cache_dir, session=session, header=header, **kwargs))
             return results
 
         from rich.progress import (  # imported here: only interactive runs need it
@@ -658,7 +800,10 @@ def download_all(
                 def hook(done: int, total: int | None, task: Any = task) -> None:
                     bar.update(task, completed=done, total=total)
 
-                result = download(f, run_date, base_url, cache_dir, session=session, on_progress=hook, **kwargs)
+                result = download(
+                    f, run_date, base_url, cache_dir, session=session, on_progress=hook, header=(headers or {}).get(f),
+                    **kwargs,
+                )  # fmt: skip
                 bar.update(task, completed=result.bytes, total=result.bytes, note=result.status)
                 results.append(result)
     return results

@@ -1,37 +1,47 @@
 """Land one day's IMDb snapshot into the Delta tables of schema `landing`, through the Spark Thrift server.
 
-For every file (SPEC, Landing semantics):
-1. stage: the gzip is read once as text, split on tabs with explicit types (no inference, no quoting, `\\N`
-   is null), checked line by line, hashed, and written to `landing_stage.<table>`;
-2. check: when any file's malformed share exceeds the limit the run stops here, before any landing table
-   changed, and names the files, the counts and the first bad lines;
-3. diff: a full outer join of narrow rows (key, row hash) against the landing table finds the keys that are
-   new, changed (or back after a soft delete) and missing; a key repeated in the snapshot stops the run here;
-4. merge: one atomic Delta MERGE per table, of the changed rows only, inserts new keys, updates changed ones,
-   soft-deletes missing ones and leaves the rest alone (an empty table gets a plain append).
+For every file (SPEC, Landing semantics), one of three ways, chosen per file and named in the summary:
+- **first load** (the landing table is empty): Python walks the file for key order and repeated keys while
+  Spark parses it once for its malformed lines; once every check passed, Spark parses it again straight into
+  the landing table (a plain append: each row is written once, no staging copy, no sort);
+- **raw diff** (the usual next day): the file landing holds (recorded in `landing.loaded_files`, still in the
+  cache, SHA-256 unchanged) and today's are compared outside the JVM (ingestion/rawdiff.py); Spark parses,
+  checks and hashes only the new and changed lines, and receives the deleted keys;
+- **Spark diff** (the previous file is gone, altered or not comparable): the whole file is staged and
+  compared with the landing table on narrow rows (key, row hash) in a full outer join.
+Then, for every file and before any landing table changes: the malformed share (over the whole file), a key
+repeated in the snapshot, and the snapshot guards (a share of live keys soft-deleted, a shrink of the table).
+Last, one atomic Delta MERGE per table of the changed rows only (an append for a first load): new keys are
+inserted, changed ones updated, missing ones soft-deleted, the rest left alone. Each changed row carries the
+run's load id (`_load_id`, one per landing run, strictly increasing), which the dbt models select on.
 
 A file whose bytes were already landed last time (same SHA-256) is skipped, so re-running a date changes
-nothing, not even the Delta version.
+nothing, not even the Delta version. One run at a time: the run holds the pipeline lease (ingestion/lease.py).
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
 import logging
+import shutil
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingestion import config, status
-from ingestion.datasets import Dataset
+from ingestion import config, lease, rawdiff, status
+from ingestion.datasets import DATASETS, Dataset
 from ingestion.thrift import Session
 
 log = logging.getLogger(__name__)
 
 NULL = r"\N"
-META_COLUMNS = "_row_hash string, _is_deleted boolean, _run_date date, _loaded_at timestamp"
+META_COLUMNS = "_row_hash string, _is_deleted boolean, _run_date date, _loaded_at timestamp, _load_id bigint"
+
+FIRST_LOAD, RAW_DIFF, SPARK_DIFF, SAME_FILE = "first load", "raw diff", "Spark diff", "same file"
 
 
 class LandingError(RuntimeError):
@@ -49,8 +59,11 @@ class TableReport:
     deleted: int = 0
     unchanged: int = 0
     skipped: bool = False  # same file as last landed: nothing to do
-    diffed: bool = False  # compared with the landing table (False: the table was empty, all inserts)
+    diffed: bool = False  # compared with what landing holds (False: the table was empty, all inserts)
     delta_version: int | None = None
+    method: str = ""  # FIRST_LOAD, RAW_DIFF, SPARK_DIFF or SAME_FILE
+    note: str = ""  # why a file fell back to the Spark diff
+    load_id: int | None = None
 
     @property
     def rows_affected(self) -> int:
@@ -76,6 +89,18 @@ def files_table() -> str:
     return f"{config.schema('landing')}.loaded_files"
 
 
+def loads_table() -> str:
+    return f"{config.schema('landing')}.loads"
+
+
+def changed_keys_table(d: Dataset) -> str:
+    return f"{config.schema('landing_stage')}.{d.table}__changed_keys"
+
+
+def changes_table(d: Dataset) -> str:
+    return f"{config.schema('landing_stage')}.{d.table}__changes"
+
+
 def _q(name: str) -> str:
     return f"`{name}`"
 
@@ -96,36 +121,101 @@ def _str(value: str) -> str:
 # ---------------------------------------------------------------------------------------------- DDL
 
 
+def _add_missing_columns(spark: Session, table: str, wanted: dict[str, str]) -> None:
+    """Tables landed by an earlier version lack newer bookkeeping columns: add them (null on old rows)."""
+    have = {r[0] for r in spark.query(f"describe {table}") if r[0] and not r[0].startswith("#")}
+    missing = [f"{_q(c)} {t}" for c, t in wanted.items() if c not in have]
+    if missing:
+        spark.execute(f"alter table {table} add columns ({', '.join(missing)})")
+
+
+SCHEMA_VERSION = "2"  # landing's bookkeeping layout; bump when ensure_tables() changes what it creates
+
+
 def ensure_tables(spark: Session, datasets: Iterable[Dataset]) -> None:
-    """Create the landing schema and tables when missing (explicit columns; never inferred)."""
-    spark.execute(f"create schema if not exists {config.schema('landing')}")
+    """Create the landing schema and tables when missing (explicit columns; never inferred), and add the
+    columns an older version lacks. Once done, `landing.loads` carries the layout's version, so a daily run
+    checks one table property instead of issuing some twenty DDL statements."""
+    datasets = list(datasets)
+    wanted = {landing_table(d).split(".")[-1] for d in datasets}
+    landing = config.schema("landing")
+    have = {r[1] for r in spark.query(f"show tables in {landing}")} if _schema_exists(spark, landing) else set()
+    if wanted | {"loads", "loaded_files", "rejects", "etl_pipeline_status"} <= have:
+        props = dict(spark.query(f"show tblproperties {loads_table()}"))
+        if props.get("imdb.landing_schema_version") == SCHEMA_VERSION:
+            spark.execute(f"create schema if not exists {config.schema('landing_stage')}")
+            return
+    spark.execute(f"create schema if not exists {landing}")
     spark.execute(f"create schema if not exists {config.schema('landing_stage')}")
     # Deletion vectors: a MERGE that changes 1% of a 98M-row table marks rows instead of rewriting files.
     props = "tblproperties ('delta.enableDeletionVectors' = 'true')"
     for d in datasets:
         cols = ", ".join(f"{_q(c.name)} {c.type}" for c in d.columns)
         spark.execute(f"create table if not exists {landing_table(d)} ({cols}, {META_COLUMNS}) using delta {props}")
+        _add_missing_columns(spark, landing_table(d), {"_load_id": "bigint"})
     spark.execute(
         f"create table if not exists {rejects_table()} (table_name string, file string, line_number bigint, "
-        "raw_line string, reason string, _run_date date, _loaded_at timestamp) using delta"
+        "raw_line string, reason string, _run_date date, _loaded_at timestamp, _load_id bigint) using delta"
     )
+    _add_missing_columns(spark, rejects_table(), {"_load_id": "bigint"})
     spark.execute(
         f"create table if not exists {files_table()} (table_name string, file string, sha256 string, "
-        "source_rows bigint, rejected bigint, _run_date date, _loaded_at timestamp) using delta"
+        "source_rows bigint, rejected bigint, _run_date date, _loaded_at timestamp, path string, _load_id bigint) "
+        "using delta"
+    )
+    _add_missing_columns(spark, files_table(), {"path": "string", "_load_id": "bigint"})
+    spark.execute(
+        f"create table if not exists {loads_table()} (load_id bigint, run_id string, run_date date, "
+        "started_at timestamp) using delta"
     )
     status.ensure_table(spark)
+    if set(wanted) >= {d.table for d in DATASETS.values()}:  # only a run over every dataset marks it done
+        spark.execute(
+            f"alter table {loads_table()} set tblproperties ('imdb.landing_schema_version' = '{SCHEMA_VERSION}')"
+        )
 
 
-# ---------------------------------------------------------------------------------------------- stage
+def _schema_exists(spark: Session, schema: str) -> bool:
+    return bool(spark.query(f"show schemas like '{schema}'"))
 
 
-def staging_sql(d: Dataset, path: Path) -> str:
-    """SELECT that parses one gzipped IMDb file into typed columns plus line number, hash and reject reason.
+def allocate_load_id(spark: Session, run_id: str, run_date: dt.date, started_at: str) -> int:
+    """The next load id, committed to `landing.loads` before any landing table changes: a landing that dies
+    half way never hands its id to the next run (the lease keeps two runs from allocating at once)."""
+    load_id = int(spark.scalar(f"select coalesce(max(load_id), 0) + 1 from {loads_table()}"))
+    spark.execute(
+        f"insert into {loads_table()} values ({load_id}, {_str(run_id)}, date'{run_date.isoformat()}', "
+        f"timestamp'{started_at}')"
+    )
+    return load_id
 
-    The gzip is not splittable, so Spark reads it in one task, in order: monotonically_increasing_id() is
-    then the 0-based line index. Right after the read the raw lines are spread round-robin over every core
-    (before splitting, so the shuffle carries each line once), and all the parsing happens in parallel.
+
+# ---------------------------------------------------------------------------------------------- parse
+
+
+def _whole_file(path: Path) -> str:
+    """(_line, _raw) of every data line of a gzipped file. The gzip is not splittable, so Spark reads it in one
+    task, in order: monotonically_increasing_id() is then the 0-based line index. The lines are then spread
+    over every core by a hash of the line number (a round-robin repartition would first sort the whole file
+    in that one task), so the parsing happens in parallel."""
+    return f"""
+        select /*+ REPARTITION({_partitions()}, _line) */ _line, _raw
+        from (select value as _raw, monotonically_increasing_id() + 1 as _line from text.`{path}`)
+        where _line > 1
     """
+
+
+def _changed_lines(path: Path) -> str:
+    """(_line, _raw) of the raw diff's changed lines, written as `<line number>\\t<raw line>`."""
+    return f"""
+        select cast(substring_index(value, '\\t', 1) as bigint) as _line,
+               substr(value, instr(value, '\\t') + 1) as _raw
+        from text.`{path}`
+    """
+
+
+def parse_sql(d: Dataset, lines: str) -> str:
+    """SELECT that parses (_line, _raw) lines into typed columns plus line number, hash and reject reason."""
     n = len(d.columns)
     fields = []
     checks = [f"when size(_f) <> {n} then concat('expected {n} tab-separated fields, got ', size(_f))"]
@@ -150,39 +240,37 @@ def staging_sql(d: Dataset, path: Path) -> str:
                case when _reason is not null then _raw end as _raw_line
         from (
             select _line, _raw, _f, case {" ".join(checks)} end as _reason
-            from (
-                select _line, _raw, split(_raw, '\\t', -1) as _f
-                from (select /*+ REPARTITION({_partitions()}) */ value as _raw,
-                             monotonically_increasing_id() + 1 as _line
-                      from text.`{path}`)
-                where _line > 1
-            )
+            from (select _line, _raw, split(_raw, '\\t', -1) as _f from ({lines}))
         )
     """
+
+
+def staging_sql(d: Dataset, path: Path) -> str:
+    """The whole file parsed (the Spark diff's staging)."""
+    return parse_sql(d, _whole_file(path))
 
 
 def _partitions() -> int:
     return 8
 
 
-def check_header(spark: Session, d: Dataset, path: Path) -> None:
-    header = spark.scalar(f"select value from text.`{path}` limit 1")
+def check_header(d: Dataset, path: Path) -> None:
+    """The file's first line must be the registry's header (read here: Spark need not open the gzip for it)."""
+    import gzip
+
     expected = "\t".join(d.column_names)
-    if header is None:
+    try:
+        with gzip.open(path, "rb") as f:
+            header = f.readline(1 << 16).decode("utf-8", "replace").rstrip("\n")
+    except (OSError, EOFError) as exc:
+        raise LandingError(f"{path.name}: cannot be read as gzip ({exc})") from exc
+    if not header:
         raise LandingError(f"{path.name}: the file is empty (expected the header line {expected!r})")
     if header.rstrip("\r") != expected:
         raise LandingError(
             f"{path.name}: unexpected header {header!r}; expected {expected!r} for {d.name}. "
             "Is it the right file, or did IMDb change its format? (update ingestion/datasets.py)"
         )
-
-
-def stage(spark: Session, d: Dataset, path: Path) -> tuple[int, int]:
-    """Parse a file into its staging table; returns (rows, rejected rows)."""
-    check_header(spark, d, path)
-    spark.execute(f"create or replace table {stage_table(d)} using delta as {staging_sql(d, path)}")
-    total, rejected = spark.query(f"select count(*), count_if(_reject_reason is not null) from {stage_table(d)}")[0]
-    return int(total), int(rejected or 0)
 
 
 def sample_rejects(spark: Session, d: Dataset, limit: int = 5) -> list[tuple[int, str, str]]:
@@ -192,23 +280,16 @@ def sample_rejects(spark: Session, d: Dataset, limit: int = 5) -> list[tuple[int
     )
 
 
-# ---------------------------------------------------------------------------------------------- merge
-
-
-def changed_keys_table(d: Dataset) -> str:
-    return f"{config.schema('landing_stage')}.{d.table}__changed_keys"
-
-
-def changes_table(d: Dataset) -> str:
-    return f"{config.schema('landing_stage')}.{d.table}__changes"
+# ---------------------------------------------------------------------------------------------- diff
 
 
 def changes_sql(d: Dataset) -> str:
-    """The keys a snapshot changes, found on narrow rows (key, row hash) so that the full outer join against the
-    landing table shuffles a few bytes per row, not whole rows: `insert` (new key), `update` (row hash changed,
-    or the key comes back after a soft delete), `delete` (live key missing from the snapshot). A rejected line
-    still names its key: that key gets no action (neither updated from a broken line nor soft-deleted for
-    missing), so a bad line loses no data. Keys found more than once in the snapshot are kept with `_copies`."""
+    """The Spark diff: the keys a staged snapshot changes, found on narrow rows (key, row hash) so that the full
+    outer join against the landing table shuffles a few bytes per row, not whole rows: `insert` (new key),
+    `update` (row hash changed, or the key comes back after a soft delete), `delete` (live key missing from the
+    snapshot). A rejected line still names its key: that key gets no action (neither updated from a broken line
+    nor soft-deleted for missing), so a bad line loses no data. Keys found more than once are kept with
+    `_copies`."""
     keys = ", ".join(_q(k) for k in d.key)
     first = _q(d.key[0])
     return f"""
@@ -232,7 +313,7 @@ def changes_sql(d: Dataset) -> str:
 
 
 def changed_rows_sql(d: Dataset, broadcast: bool) -> str:
-    """The changed keys with their staged rows (none for a delete); the keys are broadcast when few."""
+    """The Spark diff's changed keys with their staged rows (none for a delete); the keys broadcast when few."""
     staged_cols = ", ".join(f"st.{_q(c)}" for c in d.column_names if c not in d.key)
     keys = ", ".join(f"c.{_q(k)}" for k in d.key)
     hint = "/*+ BROADCAST(c) */" if broadcast else ""
@@ -243,10 +324,33 @@ def changed_rows_sql(d: Dataset, broadcast: bool) -> str:
     """
 
 
-def merge_sql(d: Dataset, run_date: dt.date, loaded_at: str) -> str:
-    """The MERGE of one snapshot's changed rows (changed_rows_sql): touches only changed keys."""
+def raw_changes_sql(d: Dataset, deleted_path: Path) -> str:
+    """The raw diff's changes: the staged good lines as upserts, the deleted keys (typed as Spark types the key)
+    as deletes. The MERGE's conditions decide which upsert really changes a row."""
+    cols = ", ".join(_q(c) for c in d.column_names)
+    key_cols = []
+    for i, k in enumerate(d.key):
+        c = next(c for c in d.columns if c.name == k)
+        raw = f"split(value, '\\t')[{i}]"
+        key_cols.append(f"{f'cast({raw} as {c.type})' if c.numeric else raw} as {_q(k)}")
+    nulls = ", ".join(
+        f"cast(null as {c.type}) as {_q(c.name)}" for c in d.columns if c.name not in d.key
+    )  # fmt: skip
+    deleted = f"select {', '.join(key_cols)}, {nulls}, cast(null as string) as _row_hash, 'delete' as _action"
+    return f"""
+        select {cols}, _row_hash, 'upsert' as _action
+        from {stage_table(d)} where _reject_reason is null and {_keys_present(d)}
+        union all
+        select {cols}, _row_hash, _action from ({deleted} from text.`{deleted_path}`)
+    """
+
+
+def merge_sql(d: Dataset, run_date: dt.date, loaded_at: str, load_id: int) -> str:
+    """The MERGE of one snapshot's changes (changes_table): touches only changed keys. A soft delete applies to
+    a live row only; an upsert (`insert`/`update` from the Spark diff, `upsert` from the raw diff) changes a row
+    only when its hash differs or it comes back from a soft delete, so `_loaded_at` moves only on a real change."""
     cols = d.column_names
-    stamp = f"_run_date = date'{run_date.isoformat()}', _loaded_at = timestamp'{loaded_at}'"
+    stamp = f"_run_date = date'{run_date.isoformat()}', _loaded_at = timestamp'{loaded_at}', _load_id = {load_id}"
     update = ", ".join(f"{_q(c)} = s.{_q(c)}" for c in cols)
     insert_cols = ", ".join(_q(c) for c in cols)
     insert_vals = ", ".join(f"s.{_q(c)}" for c in cols)
@@ -254,22 +358,23 @@ def merge_sql(d: Dataset, run_date: dt.date, loaded_at: str) -> str:
         merge into {landing_table(d)} as t
         using {changes_table(d)} as s
         on {_key_join(d, "t", "s")}
-        when matched and s._action = 'delete' then update set _is_deleted = true, {stamp}
-        when matched and s._action = 'update' then update set
+        when matched and s._action = 'delete' and not t._is_deleted then update set _is_deleted = true, {stamp}
+        when matched and s._action <> 'delete' and (t._row_hash <> s._row_hash or t._is_deleted) then update set
             {update}, _row_hash = s._row_hash, _is_deleted = false, {stamp}
-        when not matched and s._action = 'insert' then
-            insert ({insert_cols}, _row_hash, _is_deleted, _run_date, _loaded_at)
-            values ({insert_vals}, s._row_hash, false, date'{run_date.isoformat()}', timestamp'{loaded_at}')
+        when not matched and s._action <> 'delete' then
+            insert ({insert_cols}, _row_hash, _is_deleted, _run_date, _loaded_at, _load_id)
+            values ({insert_vals}, s._row_hash, false, date'{run_date.isoformat()}', timestamp'{loaded_at}',
+                    {load_id})
     """
 
 
-def first_load_sql(d: Dataset, run_date: dt.date, loaded_at: str) -> str:
-    """Into an empty landing table every good line is an insert: a plain append, no join."""
+def first_load_sql(d: Dataset, path: Path, run_date: dt.date, loaded_at: str, load_id: int) -> str:
+    """Into an empty landing table every good line is an insert: parsed straight into the table, no join."""
     cols = ", ".join(_q(c) for c in d.column_names)
     return f"""
-        insert into {landing_table(d)} ({cols}, _row_hash, _is_deleted, _run_date, _loaded_at)
-        select {cols}, _row_hash, false, date'{run_date.isoformat()}', timestamp'{loaded_at}'
-        from {stage_table(d)} where _reject_reason is null and {_keys_present(d)}
+        insert into {landing_table(d)} ({cols}, _row_hash, _is_deleted, _run_date, _loaded_at, _load_id)
+        select {cols}, _row_hash, false, date'{run_date.isoformat()}', timestamp'{loaded_at}', {load_id}
+        from ({staging_sql(d, path)}) where _reject_reason is null and {_keys_present(d)}
     """
 
 
@@ -279,59 +384,71 @@ BROADCAST_MAX_ROWS = 5_000_000
 BROADCAST_MAX_BYTES = 256 << 20  # the changes on disk (compressed; a few times that in memory, driver 10 GB)
 
 
+def _commits(spark: Session, table: str, limit: int = 1) -> list[tuple[int, str, dict[str, str], dict]]:
+    """(version, operation, operationMetrics, our userMetadata) of a table's newest commits, newest first."""
+    out = []
+    for version, _ts, _uid, _user, operation, _params, *rest in spark.query(f"describe history {table} limit {limit}"):
+        try:
+            ours = json.loads(rest[7] or "{}")  # userMetadata: what landing wrote with the commit
+        except ValueError:
+            ours = {}
+        out.append((int(version), operation, json.loads(rest[6] or "{}"), ours if isinstance(ours, dict) else {}))
+    return out
+
+
 def _last_commit(spark: Session, table: str) -> tuple[int, str, dict[str, str]]:
-    version, _ts, _uid, _user, operation, _params, *rest = spark.query(f"describe history {table} limit 1")[0]
-    metrics = json.loads(rest[6] or "{}")  # operationMetrics
-    return int(version), operation, metrics
+    version, operation, metrics, _ours = _commits(spark, table)[0]
+    return version, operation, metrics
 
 
-def diff(spark: Session, d: Dataset, report: TableReport) -> None:
+def _repeated_key_error(d: Dataset, file: str, detail: str) -> LandingError:
+    keys = ", ".join(d.key)
+    return LandingError(
+        f"{file}: the natural key ({keys}) is not unique in this snapshot ({detail}); landing stopped, no landing "
+        f"table was changed. Find them with: select {keys}, count(*) from <the file> group by all having count(*) > 1"
+    )
+
+
+def spark_diff(spark: Session, d: Dataset, report: TableReport) -> None:
     """Find what a staged snapshot changes (changed_keys_table) and count it into the report; fails, changing
-    nothing, when a key repeats in the snapshot. An empty landing table needs no diff: all are inserts."""
-    if spark.scalar(f"select count(*) from {landing_table(d)}") == 0:
-        report.inserted = report.source_rows - report.rejected
-        return
+    nothing, when a key repeats in the snapshot."""
     spark.execute(f"create or replace table {changed_keys_table(d)} using delta as {changes_sql(d)}")
     counts = dict(spark.query(f"select coalesce(_action, 'none'), count(*) from {changed_keys_table(d)} group by 1"))
     duplicates = spark.scalar(f"select count(*) from {changed_keys_table(d)} where _copies > 1")
     if duplicates:
-        keys = ", ".join(d.key)
-        raise LandingError(
-            f"{report.file}: the natural key ({keys}) is not unique in this snapshot ({duplicates} keys repeat); "
-            f"find them with: select {keys}, count(*) from {stage_table(d)} group by all having count(*) > 1"
-        )
+        raise _repeated_key_error(d, report.file, f"{duplicates} keys repeat")
     report.inserted = int(counts.get("insert", 0))
     report.updated = int(counts.get("update", 0))
     report.deleted = int(counts.get("delete", 0))
     report.diffed = True
 
 
-def merge(spark: Session, d: Dataset, run_date: dt.date, loaded_at: str, report: TableReport) -> None:
-    """Apply a diffed snapshot to its landing table in one Delta commit (none when nothing changed)."""
-    target = landing_table(d)
-    before, _, _ = _last_commit(spark, target)
-    if not report.diffed:
-        spark.execute(first_load_sql(d, run_date, loaded_at))
-    elif report.rows_affected:  # an unchanged snapshot commits nothing: the table keeps its version
-        few = report.rows_affected <= BROADCAST_MAX_ROWS
-        spark.execute(f"create or replace table {changes_table(d)} using delta as {changed_rows_sql(d, few)}")
-        if few:  # let the MERGE broadcast the changes instead of shuffling the whole landing table
-            spark.execute(f"set spark.sql.autoBroadcastJoinThreshold = {BROADCAST_MAX_BYTES}")
-        try:
-            spark.execute(merge_sql(d, run_date, loaded_at))
-        finally:
-            if few:
-                spark.execute("reset spark.sql.autoBroadcastJoinThreshold")
-        spark.execute(f"drop table if exists {changes_table(d)}")
-    spark.execute(f"drop table if exists {changed_keys_table(d)}")
-    report.unchanged = report.source_rows - report.rejected - report.inserted - report.updated
-    version, operation, _ = _last_commit(spark, target)
-    if version != before and operation not in ("MERGE", "WRITE"):
-        raise LandingError(f"{target}: version {version} is a {operation}, not our load; concurrent writer?")
-    report.delta_version = version
+def _merge(spark: Session, d: Dataset, changes: str, rows: int, run_date: dt.date, loaded_at: str, load_id: int):
+    spark.execute(f"create or replace table {changes_table(d)} using delta as {changes}")
+    if rows <= BROADCAST_MAX_ROWS:  # let the MERGE broadcast the changes instead of shuffling the landing table
+        spark.execute(f"set spark.sql.autoBroadcastJoinThreshold = {BROADCAST_MAX_BYTES}")
+    else:
+        spark.execute("reset spark.sql.autoBroadcastJoinThreshold")
+    spark.execute(merge_sql(d, run_date, loaded_at, load_id))
 
 
-# ---------------------------------------------------------------------------------------------- run
+# ---------------------------------------------------------------------------------------------- one file
+
+
+@dataclass
+class _File:
+    """One file's way through a landing run."""
+
+    d: Dataset
+    path: Path
+    report: TableReport
+    sha: str = ""
+    previous: dict | None = None  # the last loaded_files row of this table
+    raw: rawdiff.RawDiff | None = None
+    python: Future | None = None  # the Python side's work (rawdiff.check or rawdiff.diff)
+    live: int = 0  # live keys in the landing table before this run
+    would_delete: int = 0
+    work: Path | None = None
 
 
 def file_sha256(path: Path) -> str:
@@ -342,12 +459,94 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _last_landed_sha(spark: Session, d: Dataset) -> tuple[str, int, int] | None:
+def _previous(spark: Session, d: Dataset) -> dict | None:
+    """The file whose content the landing table holds now. Each landing commit records its file in the commit
+    itself (Delta userMetadata), atomically with the data; a later `landing.loaded_files` row stands for it
+    when that load found nothing to change (and committed nothing). A run that died between its commit and
+    its loaded_files row is thus still known by the file it committed."""
+    committed = next(
+        (ours for *_rest, ours in _commits(spark, landing_table(d), limit=20) if ours.get("sha256")), None
+    )  # the newest of ours (maintenance commits carry none)
+    since = f" and _load_id >= {int(committed['load_id'])}" if committed else ""
     rows = spark.query(
-        f"select sha256, source_rows, rejected from {files_table()} where table_name = {_str(d.table)} "
-        "order by _loaded_at desc limit 1"
+        f"select sha256, source_rows, rejected, path, cast(_run_date as string), cast(_loaded_at as string), file "
+        f"from {files_table()} where table_name = {_str(d.table)}{since} "
+        "order by _load_id desc nulls last, _loaded_at desc limit 1"
     )
-    return (rows[0][0], int(rows[0][1]), int(rows[0][2])) if rows else None
+    if rows:
+        sha, source_rows, rejected, path, run_date, loaded_at, file = rows[0]
+        return {
+            "sha256": sha,
+            "source_rows": int(source_rows),
+            "rejected": int(rejected),
+            "path": path,
+            "run_date": str(run_date),
+            "loaded_at": str(loaded_at),
+            "file": file,
+        }
+    return committed
+
+
+def _previous_file(f: _File) -> tuple[Path | None, str]:
+    """The file landing holds now, if it is still where it was and unchanged; else None and why."""
+    prev = f.previous
+    assert prev is not None
+    candidates = [Path(prev["path"])] if prev.get("path") else []
+    candidates.append(config.settings().cache_dir / prev["run_date"] / f.d.file_name)  # rows of older versions
+    for path in candidates:
+        if path.is_file():
+            if file_sha256(path) == prev["sha256"]:
+                return path, ""
+            return None, f"the previous file {path} changed since it was landed (SHA-256 differs)"
+    return None, f"the previous file ({candidates[0]}) is no longer there"
+
+
+def _newest_run_date(spark: Session) -> dt.date | None:
+    value = spark.scalar(f"select cast(max(_run_date) as string) from {files_table()}")
+    return None if value is None else dt.date.fromisoformat(str(value))
+
+
+def check_run_date(spark: Session, run_date: dt.date, allow_older: bool) -> None:
+    """Run dates only move forward: landing an older snapshot over a newer one would take every layer back."""
+    newest = _newest_run_date(spark)
+    if newest is not None and run_date < newest and not allow_older:
+        raise LandingError(
+            f"run date {run_date} is older than the newest landed snapshot ({newest}): landing it would take "
+            f"landing, cleansed and the KPIs back in time. To roll back on purpose, pass --allow-older-run-date "
+            f"(or set IMDB_ALLOW_OLDER_RUN_DATE=1); to reprocess {newest}, run that date again."
+        )
+
+
+def _guard(f: _File, cfg: config.Settings) -> str | None:
+    """A snapshot that would soft-delete or shrink too much of a table: the message, or None."""
+    r = f.report
+    if cfg.allow_shrink or f.live == 0:
+        return None
+    good = r.source_rows - r.rejected
+    deletes = max(cfg.max_delete_share * f.live, cfg.guard_floor_rows)
+    shrink = max(cfg.max_shrink_share * f.live, cfg.guard_floor_rows)
+    problems = []
+    if f.would_delete > deletes:
+        problems.append(
+            f"it would soft-delete {f.would_delete:,} of {f.live:,} live keys ({f.would_delete / f.live:.2%}; "
+            f"the limit is {deletes:,.0f}: IMDB_MAX_DELETE_SHARE={cfg.max_delete_share:g} of the live keys, at "
+            f"least IMDB_GUARD_FLOOR_ROWS={cfg.guard_floor_rows:,})"
+        )
+    if f.live - good > shrink:
+        problems.append(
+            f"it holds {good:,} good rows where {landing_table(f.d)} has {f.live:,} live keys ({f.live - good:,} "
+            f"fewer; the limit is {shrink:,.0f}: IMDB_MAX_SHRINK_SHARE={cfg.max_shrink_share:g}, at least "
+            f"IMDB_GUARD_FLOOR_ROWS={cfg.guard_floor_rows:,})"
+        )
+    if not problems:
+        return None
+    return (
+        f"{r.file}: " + " and ".join(problems) + ". A truncated or partial export? If IMDb really removed them, "
+        "land it with --allow-shrink (or IMDB_ALLOW_SHRINK=1)"
+    )
+
+
+# ---------------------------------------------------------------------------------------------- run
 
 
 def land(
@@ -357,86 +556,253 @@ def land(
     *,
     run_id: str | None = None,
     reject_share: float | None = None,
+    allow_shrink: bool | None = None,
+    allow_older_run_date: bool | None = None,
+    lease_held: bool = False,
     on_step: Callable[[str], None] | None = None,
 ) -> list[TableReport]:
-    """Land a snapshot (dataset -> local .tsv.gz). Raises LandingError, changing no landing table, when a
-    file is malformed beyond the allowed share. Records one `landing` status row per table."""
-    share = config.settings().reject_share if reject_share is None else reject_share
+    """Land a snapshot (dataset -> local .tsv.gz). Raises LandingError, changing no landing table, when a file
+    is malformed beyond the allowed share, repeats a key or fails a guard, or the run date is older than the
+    newest landed one. Records one `landing` status row per table, `failed` ones when anything goes wrong.
+    Holds the pipeline lease for its duration unless the caller does (lease_held)."""
+    cfg = config.settings()
+    share = cfg.reject_share if reject_share is None else reject_share
+    cfg = _with(cfg, allow_shrink=allow_shrink, allow_older_run_date=allow_older_run_date)
     run_id = run_id or status.new_run_id(run_date)
     step = on_step or (lambda _msg: None)
-    ensure_tables(spark, files)
-    loaded_at = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-
-    reports: dict[Dataset, TableReport] = {}
-    shas: dict[Dataset, str] = {}
-    rows: dict[Dataset, status.StatusRow] = {}
+    rows = {d: status.StatusRow(run_id, run_date, "landing", f"landing.{d.table}") for d in files}
+    todo: dict[Dataset, _File] = {}
+    held = contextlib.nullcontext() if lease_held else lease.held(run_id, "landing", end_of_run=True)
+    work_root = cfg.data_dir / "landing-work" / run_id
     try:
-        # 1. stage every file (skip those landed before byte for byte)
-        for d, path in files.items():
-            report = reports[d] = TableReport(landing_table(d), path.name)
-            rows[d] = status.StatusRow(run_id, run_date, "landing", f"landing.{d.table}")
-            shas[d] = file_sha256(path)
-            previous = _last_landed_sha(spark, d)
-            if previous and previous[0] == shas[d]:
-                report.skipped = True
-                report.source_rows, report.rejected = previous[1], previous[2]
-                report.unchanged = report.source_rows - report.rejected
-                step(f"{d.name}: same file as last landed, nothing to do")
-                continue
-            step(f"{d.name}: parsing {path.name}")
-            report.source_rows, report.rejected = stage(spark, d, path)
-
-        # 2. the reject limit, checked for every file before any landing table changes
-        too_bad = [r for r in reports.values() if not r.skipped and r.rejected > share * max(r.source_rows, 1)]
-        if too_bad:
-            details = []
-            for r in too_bad:
-                d = next(d for d in reports if reports[d] is r)
-                examples = "; ".join(f"line {n}: {why}" for n, why, _raw in sample_rejects(spark, d))
-                details.append(
-                    f"{r.file}: {r.rejected} of {r.source_rows} lines malformed "
-                    f"({r.rejected / max(r.source_rows, 1):.3%} > {share:.3%}), e.g. {examples}; "
-                    f"all of them: select * from {stage_table(d)} where _reject_reason is not null"
-                )
-            raise LandingError("landing stopped, no landing table was changed. " + " | ".join(details))
-
-        # 3. what each snapshot changes, and a unique key in each, also before any landing table changes
-        for d, report in reports.items():
-            if not report.skipped:
-                step(f"{d.name}: comparing with {landing_table(d)}")
-                diff(spark, d, report)
-
-        # 4. one MERGE per table, then its rejects and the file it came from
-        for d, path in files.items():
-            report = reports[d]
-            if report.skipped:
-                continue
-            step(f"{d.name}: merging into {landing_table(d)}")
-            merge(spark, d, run_date, loaded_at, report)
-            if report.rejected:
-                spark.execute(
-                    f"insert into {rejects_table()} select {_str(d.table)}, {_str(path.name)}, _line_number, "
-                    f"_raw_line, _reject_reason, date'{run_date.isoformat()}', timestamp'{loaded_at}' "
-                    f"from {stage_table(d)} where _reject_reason is not null"
-                )
-            spark.execute(
-                f"insert into {files_table()} values ({_str(d.table)}, {_str(path.name)}, {_str(shas[d])}, "
-                f"{report.source_rows}, {report.rejected}, date'{run_date.isoformat()}', timestamp'{loaded_at}')"
-            )
-            spark.execute(f"drop table if exists {stage_table(d)}")
+        with held:
+            ensure_tables(spark, files)
+            check_run_date(spark, run_date, cfg.allow_older_run_date)
+            loaded_at = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+            load_id = allocate_load_id(spark, run_id, run_date, loaded_at)
+            todo = {
+                d: _File(d, path, TableReport(landing_table(d), path.name, load_id=load_id))
+                for d, path in files.items()
+            }
+            # the Python side of each file runs in a child process of its own: two at a time, on two cores
+            with ThreadPoolExecutor(max_workers=2) as pool:
+                # the biggest file first: its Python side takes longest
+                for f in sorted(todo.values(), key=lambda f: -f.path.stat().st_size):
+                    _plan(spark, f, pool, work_root, cfg, step)
+                for f in todo.values():
+                    _prepare(spark, f, share, step)
+            _check_all(spark, todo, share, cfg)
+            for f in todo.values():
+                if not f.report.skipped:
+                    step(f"{f.d.name}: writing {landing_table(f.d)} ({f.report.method})")
+                    _commit(spark, f, run_date, loaded_at, load_id)
+            spark.execute("reset spark.sql.autoBroadcastJoinThreshold")
+            # the staging tables served their purpose (after a failure they stay, for a look at the rejects)
+            spark.execute(f"drop schema if exists {config.schema('landing_stage')} cascade")
     except Exception as exc:
         for d, row in rows.items():
-            r = reports.get(d)
+            r = todo[d].report if d in todo else None
             done = r is not None and (r.skipped or r.delta_version is not None)
             row.status = "success" if done else "failed"
             row.rows_affected = r.rows_affected if done and r else None
             row.error = None if done else f"{type(exc).__name__}: {exc}"[:4000]
-        _finish(spark, rows)
+        try:
+            _finish(spark, rows)
+        except Exception:  # e.g. the Thrift server is gone: say so, but raise what stopped the landing
+            log.exception("could not record the landing status rows")
         raise
+    finally:
+        shutil.rmtree(work_root, ignore_errors=True)
     for d, row in rows.items():
-        row.rows_affected = reports[d].rows_affected
+        row.rows_affected = todo[d].report.rows_affected
     _finish(spark, rows)
-    return list(reports.values())
+    return [f.report for f in todo.values()]
+
+
+def _with(cfg: config.Settings, **overrides: object) -> config.Settings:
+    import dataclasses
+
+    return dataclasses.replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def _plan(spark: Session, f: _File, pool: ThreadPoolExecutor, work_root: Path, cfg: config.Settings, step) -> None:
+    """Choose how to land a file, and start its Python side."""
+    d, r = f.d, f.report
+    f.sha = file_sha256(f.path)
+    f.previous = _previous(spark, d)
+    if f.previous and f.previous["sha256"] == f.sha:
+        r.skipped, r.method = True, SAME_FILE
+        r.source_rows, r.rejected = f.previous["source_rows"], f.previous["rejected"]
+        r.unchanged = r.source_rows - r.rejected
+        step(f"{d.name}: same file as last landed, nothing to do")
+        return
+    check_header(d, f.path)
+    rows, live = spark.query(f"select count(*), count_if(not _is_deleted) from {landing_table(d)}")[0]
+    if not rows:
+        r.method = FIRST_LOAD
+        f.python = pool.submit(rawdiff.run_in_subprocess, "check", d, f.path)
+        return
+    f.live = int(live)
+    r.diffed = True
+    old, why = _previous_file(f) if f.previous else (None, "landing.loaded_files names no previous file")
+    if not cfg.raw_diff:
+        old, why = None, "the raw diff is switched off (IMDB_NO_RAW_DIFF)"
+    if old is None:
+        r.method, r.note = SPARK_DIFF, why
+        return
+    r.method = RAW_DIFF
+    bad = []
+    if f.previous.get("rejected"):  # lines rejected last time are rejected again if still there
+        bad = spark.query(
+            f"select raw_line from {rejects_table()} where table_name = {_str(d.table)} "
+            f"and _loaded_at = timestamp'{f.previous['loaded_at']}'"
+        )
+    f.work = work_root / d.table
+    known_bad = rawdiff.known_bad_lines([b[0] for b in bad])
+    f.python = pool.submit(rawdiff.run_in_subprocess, "diff", d, f.path, old, f.work, known_bad)
+
+
+def _prepare(spark: Session, f: _File, share: float, step) -> None:
+    """Everything up to the checks: Spark's parse of what it must see, the Python side's result, the counts."""
+    d, r = f.d, f.report
+    if r.skipped:
+        return
+    if r.method == FIRST_LOAD:
+        step(f"{d.name}: parsing {f.path.name} for malformed lines")
+        spark.execute(
+            f"create or replace table {stage_table(d)} using delta as "
+            f"select * from ({staging_sql(d, f.path)}) where _reject_reason is not null"
+        )
+        r.rejected = int(spark.scalar(f"select count(*) from {stage_table(d)}"))
+        try:
+            r.source_rows = f.python.result().lines
+        except rawdiff.RepeatedKey as exc:
+            raise _repeated_key_error(d, r.file, str(exc)) from exc
+        except rawdiff.NotComparable as exc:  # not in key order: Spark looks for repeated keys itself
+            r.note = f"{exc}; repeated keys checked by Spark"
+            step(f"{d.name}: {r.note}")
+            keys = ", ".join(_q(k) for k in d.key)
+            parsed = staging_sql(d, f.path)
+            repeats = spark.scalar(
+                f"select count(*) from (select {keys} from ({parsed}) where {_keys_present(d)} "
+                f"group by {keys} having count(*) > 1)"
+            )
+            if repeats:
+                raise _repeated_key_error(d, r.file, f"{repeats} keys repeat") from None
+            r.source_rows = int(spark.scalar(f"select count(*) - 1 from text.`{f.path}`"))
+        r.inserted = r.source_rows - r.rejected
+        return
+    if r.method == RAW_DIFF:
+        step(f"{d.name}: comparing {f.path.name} with the file landing holds")
+        try:
+            f.raw = f.python.result()
+        except rawdiff.RepeatedKey as exc:
+            raise _repeated_key_error(d, r.file, str(exc)) from exc
+        except rawdiff.NotComparable as exc:
+            r.method, r.note = SPARK_DIFF, str(exc)
+            step(f"{d.name}: falling back to the Spark diff: {exc}")
+        else:
+            spark.execute(
+                f"create or replace table {stage_table(d)} using delta as "
+                f"{parse_sql(d, _changed_lines(f.raw.changed_path))}"
+            )
+            r.source_rows = f.raw.lines
+            r.rejected = int(spark.scalar(f"select count_if(_reject_reason is not null) from {stage_table(d)}"))
+            f.would_delete = f.raw.deleted
+            return
+    # the Spark diff: stage the whole file, compare it with the landing table
+    step(f"{d.name}: parsing {f.path.name}")
+    spark.execute(f"create or replace table {stage_table(d)} using delta as {staging_sql(d, f.path)}")
+    total, rejected = spark.query(f"select count(*), count_if(_reject_reason is not null) from {stage_table(d)}")[0]
+    r.source_rows, r.rejected = int(total), int(rejected or 0)
+    if r.rejected <= share * max(r.source_rows, 1):  # else the reject check stops the run: no need to compare
+        step(f"{d.name}: comparing with {landing_table(d)}")
+        spark_diff(spark, d, r)
+    f.would_delete = r.deleted
+
+
+def _check_all(spark: Session, todo: dict[Dataset, _File], share: float, cfg: config.Settings) -> None:
+    """The reject limit and the snapshot guards, for every file before any landing table changes."""
+    too_bad = [
+        f for f in todo.values() if not f.report.skipped and f.report.rejected > share * max(f.report.source_rows, 1)
+    ]
+    if too_bad:
+        details = []
+        for f in too_bad:
+            r = f.report
+            examples = "; ".join(f"line {n}: {why}" for n, why, _raw in sample_rejects(spark, f.d))
+            details.append(
+                f"{r.file}: {r.rejected} of {r.source_rows} lines malformed "
+                f"({r.rejected / max(r.source_rows, 1):.3%} > {share:.3%}), e.g. {examples}; "
+                f"all of them: select * from {stage_table(f.d)} where _reject_reason is not null"
+            )
+        raise LandingError("landing stopped, no landing table was changed. " + " | ".join(details))
+    problems = [p for f in todo.values() if not f.report.skipped and (p := _guard(f, cfg))]
+    if problems:
+        raise LandingError(
+            "landing stopped by the snapshot guards, no landing table was changed. " + " | ".join(problems)
+        )
+
+
+def _commit(spark: Session, f: _File, run_date: dt.date, loaded_at: str, load_id: int) -> None:
+    """Write one table (one Delta commit, none when nothing changed), then its rejects and its file record.
+    The commit carries its file (userMetadata), so what the table holds is known even if the run dies before
+    the loaded_files row (see _previous)."""
+    d, r = f.d, f.report
+    target = landing_table(d)
+    record = {
+        "sha256": f.sha,
+        "source_rows": r.source_rows,
+        "rejected": r.rejected,
+        "path": str(f.path.resolve()),
+        "run_date": run_date.isoformat(),
+        "loaded_at": loaded_at,
+        "file": f.path.name,
+        "load_id": load_id,
+    }
+    spark.execute(f"set spark.databricks.delta.commitInfo.userMetadata = {json.dumps(record)}")
+    if r.method == FIRST_LOAD:
+        spark.execute(first_load_sql(d, f.path, run_date, loaded_at, load_id))
+    elif r.method == RAW_DIFF:
+        assert f.raw is not None
+        rows = f.raw.changed + f.raw.deleted
+        if rows:
+            _merge(spark, d, raw_changes_sql(d, f.raw.deleted_path), rows, run_date, loaded_at, load_id)
+        _count_raw_changes(spark, f, load_id, committed=bool(rows))
+    elif r.rows_affected:  # the Spark diff; an unchanged snapshot commits nothing: the table keeps its version
+        rows = r.rows_affected
+        _merge(spark, d, changed_rows_sql(d, rows <= BROADCAST_MAX_ROWS), rows, run_date, loaded_at, load_id)
+    spark.execute("reset spark.databricks.delta.commitInfo.userMetadata")
+    r.unchanged = r.source_rows - r.rejected - r.inserted - r.updated
+    if r.rejected:
+        spark.execute(
+            f"insert into {rejects_table()} select {_str(d.table)}, {_str(f.path.name)}, _line_number, "
+            f"_raw_line, _reject_reason, date'{run_date.isoformat()}', timestamp'{loaded_at}', {load_id} "
+            f"from {stage_table(d)} where _reject_reason is not null"
+        )
+    spark.execute(
+        f"insert into {files_table()} values ({_str(d.table)}, {_str(f.path.name)}, {_str(f.sha)}, "
+        f"{r.source_rows}, {r.rejected}, date'{run_date.isoformat()}', timestamp'{loaded_at}', "
+        f"{_str(record['path'])}, {load_id})"
+    )
+    if r.delta_version is None:  # the raw diff's count read it already
+        r.delta_version = _last_commit(spark, target)[0]
+
+
+def _count_raw_changes(spark: Session, f: _File, load_id: int, committed: bool) -> None:
+    """What the raw diff's MERGE did: the rows carrying this load id (Delta skips every older file by its
+    statistics) and the MERGE's own count of inserted rows."""
+    r = f.report
+    r.inserted = r.updated = r.deleted = 0
+    if not committed:
+        return
+    r.delta_version, operation, metrics = _last_commit(spark, landing_table(f.d))
+    deleted, live = spark.query(
+        f"select count_if(_is_deleted), count_if(not _is_deleted) from {landing_table(f.d)} where _load_id = {load_id}"
+    )[0]
+    r.inserted = int(metrics.get("numTargetRowsInserted", 0)) if operation == "MERGE" else 0
+    r.deleted = int(deleted or 0)
+    r.updated = int(live or 0) - r.inserted
 
 
 def _finish(spark: Session, rows: dict[Dataset, status.StatusRow]) -> None:

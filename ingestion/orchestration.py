@@ -3,6 +3,10 @@
 Every stage writes its own status rows (download, landing and publish in their modules, dbt models through
 the Cosmos callbacks below); the DAG's last task, which runs whatever happened upstream, adds a `skipped`
 row for every stage/table that never ran, then publishes the status table so the API sees the whole run.
+
+One run at a time: every task takes the pipeline lease for its DAG run (ingestion/lease.py) before it works and
+parks it when done, so a second run (`make pipeline` beside the scheduler) fails fast, naming the holder; the
+last task releases it.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ import datetime as dt
 import logging
 from typing import Any
 
-from ingestion import config, land, status
+from ingestion import config, land, lease, status
 from ingestion.datasets import DATASETS
 from ingestion.thrift import session
 
@@ -39,25 +43,52 @@ def resolve_run_date(value: str | None, logical_date: dt.datetime | None) -> dt.
     return (logical_date or dt.datetime.now(dt.UTC)).date()
 
 
-def download(run_date: dt.date, base_url: str | None, run_id: str) -> list[str]:
+def _fail_now(exc: Exception) -> None:
+    """Fail the task without retries: retrying cannot fix a malformed snapshot or another run holding the lease."""
+    from airflow.exceptions import AirflowFailException
+
+    raise AirflowFailException(str(exc)) from exc
+
+
+def download(run_date: dt.date, base_url: str | None, run_id: str) -> int:
     from ingestion import pipeline
 
-    files = pipeline.download(run_date, base_url or None, run_id=run_id)
-    return [str(p) for p in files.values()]
+    try:
+        with lease.held(run_id, "download", end_of_run=False):
+            return len(pipeline.download(run_date, base_url or None, run_id=run_id))
+    except lease.LeaseHeld as exc:
+        _record_refusal(run_date, run_id, "download", [d.file_name for d in DATASETS.values()], exc)
+        _fail_now(exc)
 
 
-def land_cached(run_date: dt.date, run_id: str) -> list[dict[str, Any]]:
-    """Land the run date's cached files; a malformed snapshot fails without retries (retrying can't fix it)."""
+def land_cached(run_date: dt.date, run_id: str, **options: Any) -> list[dict[str, Any]]:
+    """Land the run date's cached files."""
     cache = config.settings().cache_dir / run_date.isoformat()
     files = {d: cache / d.file_name for d in DATASETS.values()}
     try:
-        with session() as spark:
-            reports = land.land(spark, files, run_date, run_id=run_id)
-    except land.LandingError as exc:
-        from airflow.exceptions import AirflowFailException
-
-        raise AirflowFailException(str(exc)) from exc
+        with lease.held(run_id, "landing", end_of_run=False), session() as spark:
+            reports = land.land(spark, files, run_date, run_id=run_id, lease_held=True, **options)
+    except (land.LandingError, lease.LeaseHeld) as exc:
+        _fail_now(exc)
     return [r.__dict__ for r in reports]
+
+
+def _record_refusal(run_date: dt.date, run_id: str, stage: str, tables: list[str], exc: Exception) -> None:
+    rows = [status.StatusRow(run_id, run_date, stage, t, status="failed", error=str(exc)[:4000]) for t in tables]
+    try:
+        with session() as spark:
+            status.record(spark, rows)
+    except Exception:
+        log.exception("could not record the %s status rows", stage)
+
+
+def take_lease(context: dict[str, Any]) -> None:
+    """Cosmos dbt task's pre_execute: the task fails (naming the holder) when another run holds the lease."""
+    lease.hold_in_this_process(context["run_id"], context["ti"].task_id)
+
+
+def park_lease(context: dict[str, Any]) -> None:
+    lease.park_in_this_process(context["run_id"])
 
 
 def _model_row(context: dict[str, Any], state: str) -> None:
@@ -83,41 +114,80 @@ def _model_row(context: dict[str, Any], state: str) -> None:
 
 
 def on_model_success(context: dict[str, Any]) -> None:
+    park_lease(context)
     if context["ti"].task_id.endswith(".test"):  # the model is done once its tests passed
         _model_row(context, "success")
 
 
 def on_model_failure(context: dict[str, Any]) -> None:
+    park_lease(context)
     _model_row(context, "failed")
 
 
+def publish(run_date: dt.date, run_id: str) -> str:
+    from ingestion import publish as serving
+
+    try:
+        with lease.held(run_id, "publish", end_of_run=False):
+            return serving.publish(run_date, run_id=run_id).summary()
+    except lease.LeaseHeld as exc:
+        _record_refusal(run_date, run_id, "publish", list(PUBLISHED_TABLES), exc)
+        _fail_now(exc)
+        raise
+
+
+def maintain(run_id: str) -> list[str]:
+    """The DAG's maintenance task, after publish: compaction, purges and VACUUM past their thresholds."""
+    from ingestion import maintenance
+
+    try:
+        with lease.held(run_id, "maintain", end_of_run=False), session() as spark:
+            return [f"{a.table}: {a.action} ({a.reason}) {a.seconds} s" for a in maintenance.maintain(spark)]
+    except lease.LeaseHeld as exc:
+        _fail_now(exc)
+        raise
+
+
+def latest_outcomes(spark, run_id: str) -> dict[tuple[str, str], str]:
+    """(stage, table) -> status of its latest attempt in this run: a task that failed once and then succeeded
+    on retry counts as a success."""
+    rows = spark.query(
+        f"select stage, table_name, status, cast(coalesce(finished_at, started_at) as string) "
+        f"from {status.table()} where run_id = {status.literal(run_id)}"
+    )
+    latest: dict[tuple[str, str], tuple[str, str]] = {}
+    for stage, table, state, at in rows:
+        if (stage, table) not in latest or (at or "") >= latest[(stage, table)][0]:
+            latest[(stage, table)] = (at or "", state)
+    return {k: v[1] for k, v in latest.items()}
+
+
 def finalize_status(run_date: dt.date, run_id: str) -> dict[str, int]:
-    """Mark every stage/table of this run that recorded nothing as `skipped`, publish the status table, and
-    fail when any stage failed (so the DAG run is marked failed although this all_done task ran)."""
+    """Mark every stage/table of this run that recorded nothing as `skipped`, publish the status table, release
+    the pipeline lease, and fail when the latest attempt of any stage failed (so the DAG run is marked failed
+    although this all_done task ran)."""
     from ingestion import publish
 
-    with session() as spark:
-        status.ensure_table(spark)
-        seen = {
-            (stage, table)
-            for stage, table in spark.query(
-                f"select stage, table_name from {status.table()} where run_id = '{run_id}'"  # run ids are ours
-            )
-        }
-        missing = [
-            status.StatusRow(run_id, run_date, stage, table, status="skipped")
-            for stage, table in expected_rows()
-            if (stage, table) not in seen
-        ]
-        now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-        for row in missing:
-            row.finished_at = now
-        status.record(spark, missing)
-        counts = dict(
-            spark.query(f"select status, count(*) from {status.table()} where run_id = '{run_id}' group by status")
-        )
-    publish.publish_status(run_date, run_id=run_id)
-    counts = {k: int(v) for k, v in counts.items()}
+    try:
+        with session() as spark:
+            status.ensure_table(spark)
+            outcomes = latest_outcomes(spark, run_id)
+            missing = [
+                status.StatusRow(run_id, run_date, stage, table, status="skipped")
+                for stage, table in expected_rows()
+                if (stage, table) not in outcomes
+            ]
+            now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+            for row in missing:
+                row.finished_at = now
+                outcomes[(row.stage, row.table_name)] = "skipped"
+            status.record(spark, missing)
+        publish.publish_status(run_date, run_id=run_id)
+    finally:
+        lease.release(run_id)
+    counts: dict[str, int] = {}
+    for state in outcomes.values():
+        counts[state] = counts.get(state, 0) + 1
     if counts.get("failed"):
         # this task is the DAG's only leaf: failing it is what marks the whole run failed in Airflow
         from airflow.exceptions import AirflowFailException

@@ -10,9 +10,9 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
-from ingestion import config, land, status
+from ingestion import config, land, lease, status
 from ingestion.datasets import DATASETS, Dataset
-from ingestion.download import DownloadError, DownloadResult, download_all
+from ingestion.download import DownloadResult, download_all
 from ingestion.thrift import Session, session
 
 log = logging.getLogger(__name__)
@@ -33,36 +33,41 @@ def download(
     progress: bool = False,
     spark: Session | None = None,
 ) -> dict[Dataset, Path]:
-    """Fetch the files of a run date into DATA_DIR/cache/<run_date>/ and record `download` status rows."""
+    """Fetch the files of a run date into DATA_DIR/cache/<run_date>/ and record `download` status rows: `failed`
+    with the error for every file not fetched when anything goes wrong (a bad URL as much as a network error)."""
     datasets = datasets or selected()
-    base_url = base_url or config.settings().base_url
     run_id = run_id or status.new_run_id(run_date)
-    cache = config.settings().cache_dir
     rows = [status.StatusRow(run_id, run_date, "download", d.file_name) for d in datasets]
     results: list[DownloadResult] = []
     error: Exception | None = None
     try:
-        results = download_all([d.file_name for d in datasets], run_date, base_url, cache, progress=progress)
-    except DownloadError as exc:
+        base_url = base_url or config.settings().base_url
+        cache = config.settings().cache_dir
+        headers = {d.file_name: "\t".join(d.column_names).encode() for d in datasets}
+        results = download_all(
+            [d.file_name for d in datasets], run_date, base_url, cache, progress=progress, headers=headers
+        )
+    except Exception as exc:
         error = exc
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     for row, d in zip(rows, datasets, strict=True):
         done = next((r for r in results if r.path.name == d.file_name), None)
         row.finished_at = now
-        if done is not None:
-            row.rows_affected = None  # files, not rows: the landing rows count them
-        elif error is not None and d.file_name in str(error):
-            row.status, row.error = "failed", str(error)
+        if done is None:  # files after the failing one were not tried: failed too, with the same reason
+            row.status, row.error = "failed", f"{type(error).__name__}: {error}"[:4000]
+    try:
+        if spark is not None:
+            status.record(spark, rows)
         else:
-            row.status = "skipped"
-    if spark is not None:
-        status.record(spark, rows)
-    else:
-        with session() as s:
-            status.record(s, rows)
+            with session() as s:
+                status.record(s, rows)
+    except Exception:
+        if error is None:
+            raise
+        log.exception("could not record the download status rows")
     if error is not None:
         raise error
-    return {d: cache / run_date.isoformat() / d.file_name for d in datasets}
+    return {d: config.settings().cache_dir / run_date.isoformat() / d.file_name for d in datasets}
 
 
 def run(
@@ -73,8 +78,10 @@ def run(
     run_id: str | None = None,
     progress: bool = False,
     on_step: Callable[[str], None] | None = None,
+    **land_options: object,
 ) -> list[land.TableReport]:
+    """Download and land one run date, holding the pipeline lease for both (CLI `run`)."""
     run_id = run_id or status.new_run_id(run_date)
-    with session() as spark:
+    with lease.held(run_id, "download and landing", end_of_run=True), session() as spark:
         files = download(run_date, base_url, datasets, run_id=run_id, progress=progress, spark=spark)
-        return land.land(spark, files, run_date, run_id=run_id, on_step=on_step)
+        return land.land(spark, files, run_date, run_id=run_id, on_step=on_step, lease_held=True, **land_options)

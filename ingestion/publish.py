@@ -10,6 +10,16 @@ Each serving table is replaced atomically, so an API reader sees the whole old t
    grant SELECT to the read-only role. Nothing is visible to readers before COMMIT; any failure rolls back
    and leaves the live table as it was (and no staging table behind).
 
+Every swap also bumps the one row of `publish_generation` in the same transaction: the API caches answers
+per generation, so a committed publish and its new generation become visible to it together.
+
+The swap needs the live table's ACCESS EXCLUSIVE lock, and readers that hold it (a long query, or a session
+idle inside a transaction) make it wait while every newer reader queues behind the waiting swap. So each
+attempt waits at most PUBLISH_LOCK_TIMEOUT_MS (default 1 s), then lets the queue drain and tries again, up to
+PUBLISH_LOCK_ATTEMPTS times (default 20, about half a minute): longer than the read-only role's
+idle-in-transaction and statement time-outs (services/postgres.sh, api.settings), so a stuck reader is ended
+by PostgreSQL before the publish gives up.
+
 Status rows: one `publish` row per table goes to the Delta status table. The KPI row is recorded there
 before the status table is copied, so it reaches PostgreSQL in the same publish. The status table's own
 row cannot be inside the snapshot it describes: it is inserted into the PostgreSQL copy in the swap
@@ -23,6 +33,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import logging
+import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -38,9 +49,20 @@ log = logging.getLogger(__name__)
 # Rows per Thrift fetch and per COPY: ~5 MB of text per batch at the KPI's row width, large enough that
 # per-round-trip costs vanish, small enough that memory stays flat at any table size.
 BATCH_ROWS = 50_000
-# How long the swap may wait for readers to release the live table. Readers queue behind a waiting
-# ACCESS EXCLUSIVE request, so an unbounded wait would stall the API; failing the publish is better.
-LOCK_TIMEOUT = "15s"
+# How long one swap attempt may wait for readers to release the live table (readers queue behind a waiting
+# ACCESS EXCLUSIVE request, so each wait stalls the API: keep it short), how many attempts, and the pause
+# between them that lets the queued readers through.
+LOCK_TIMEOUT_MS = 1000
+LOCK_ATTEMPTS = 20
+LOCK_RETRY_PAUSE = 0.5
+LOCK_NOT_AVAILABLE = "55P03"  # SQLSTATE of an expired lock_timeout
+
+# The publish generation: one row, bumped in every swap transaction (the API caches answers per generation).
+GENERATION_TABLE = "publish_generation"
+GENERATION_DDL = (
+    f"create table if not exists {GENERATION_TABLE} (id smallint primary key check (id = 1), "
+    "generation bigint not null, published_at timestamp not null, table_name text not null)"
+)
 
 
 class PublishError(RuntimeError):
@@ -313,19 +335,87 @@ def _build_indexes(conn: sa.Connection, table: ServingTable) -> None:
 
 def _swap(conn: sa.Connection, table: ServingTable, reader: str | None) -> None:
     """Drop the live table and rename staging into its place, inside the caller's transaction."""
-    conn.exec_driver_sql(f"set local lock_timeout = '{LOCK_TIMEOUT}'")
-    try:
-        conn.exec_driver_sql(f"drop table if exists {table.name}")
-    except sa.exc.OperationalError as exc:
-        raise PublishError(
-            f"readers held the live table for more than {LOCK_TIMEOUT}; it was left unchanged, retry the publish"
-        ) from exc
+    _drop_live_table(conn, table)
     conn.exec_driver_sql(f"alter table {table.staging} rename to {table.name}")
     if table.primary_key:
         conn.exec_driver_sql(f"alter table {table.name} rename constraint {table.staging}_pkey to {table.name}_pkey")
     for suffix, _ in table.indexes:
         conn.exec_driver_sql(f"alter index {table.staging}_{suffix} rename to {table.name}_{suffix}")
     _grant_select(conn, table.name, reader)
+    bump_generation(conn, table.name, reader)
+
+
+def _lock_settings() -> tuple[int, int]:
+    """(lock timeout in ms, attempts), from PUBLISH_LOCK_TIMEOUT_MS / PUBLISH_LOCK_ATTEMPTS."""
+    timeout_ms = int(os.environ.get("PUBLISH_LOCK_TIMEOUT_MS") or LOCK_TIMEOUT_MS)
+    attempts = int(os.environ.get("PUBLISH_LOCK_ATTEMPTS") or LOCK_ATTEMPTS)
+    return max(timeout_ms, 1), max(attempts, 1)
+
+
+def _drop_live_table(conn: sa.Connection, table: ServingTable) -> None:
+    """`drop table` with a bounded wait per attempt; between attempts the savepoint is rolled back (the
+    staging table stays), so queued readers proceed, and the drop is tried again."""
+    timeout_ms, attempts = _lock_settings()
+    conn.exec_driver_sql(f"set local lock_timeout = '{timeout_ms}ms'")
+    for attempt in range(1, attempts + 1):
+        savepoint = conn.begin_nested()
+        try:
+            conn.exec_driver_sql(f"drop table if exists {table.name}")
+        except sa.exc.OperationalError as exc:
+            savepoint.rollback()
+            if getattr(exc.orig, "pgcode", None) != LOCK_NOT_AVAILABLE:
+                raise
+            holders = _lock_holders(conn, table.name)
+            if attempt == attempts:
+                raise PublishError(
+                    f"readers held the live table through {attempts} attempts of {timeout_ms} ms ({holders}); "
+                    "it was left unchanged: retry the publish, or raise PUBLISH_LOCK_ATTEMPTS / "
+                    "PUBLISH_LOCK_TIMEOUT_MS"
+                ) from exc
+            log.warning(
+                "%s: readers hold the live table (%s); attempt %d of %d, retrying",
+                table.name,
+                holders,
+                attempt,
+                attempts,
+            )
+            time.sleep(LOCK_RETRY_PAUSE)
+        else:
+            savepoint.commit()
+            return
+
+
+def _lock_holders(conn: sa.Connection, name: str) -> str:
+    """Who holds a lock on the live table: names the sessions an operator would look at."""
+    rows = conn.execute(
+        sa.text(
+            "select a.pid, a.usename, a.state, date_trunc('second', now() - a.state_change) as held "
+            "from pg_locks l join pg_stat_activity a using (pid) "
+            "where l.relation = to_regclass(:t) and l.granted and a.pid <> pg_backend_pid()"
+        ),
+        {"t": name},
+    ).all()
+    return ", ".join(f"pid {r.pid} {r.usename} {r.state} for {r.held}" for r in rows) or "no holder seen"
+
+
+def bump_generation(conn: sa.Connection, table_name: str, reader: str | None = None) -> int:
+    """Bump the publish generation inside the caller's (swap) transaction; returns the new generation.
+
+    A row, not a sequence: a sequence moves before the commit, and the API would then cache the old
+    table's answers under the new generation."""
+    # Two publishers creating the table at once would collide; the row lock serialises the bumps anyway.
+    conn.execute(sa.text("select pg_advisory_xact_lock(hashtext('publish:generation'))"))
+    conn.exec_driver_sql(GENERATION_DDL)
+    generation = conn.execute(
+        sa.text(
+            f"insert into {GENERATION_TABLE} as g values (1, 1, clock_timestamp() at time zone 'utc', :t) "
+            "on conflict (id) do update set generation = g.generation + 1, "
+            "published_at = excluded.published_at, table_name = excluded.table_name returning generation"
+        ),
+        {"t": table_name},
+    ).scalar_one()
+    _grant_select(conn, GENERATION_TABLE, reader)
+    return int(generation)
 
 
 def _grant_select(conn: sa.Connection, name: str, reader: str | None) -> None:

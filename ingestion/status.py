@@ -29,13 +29,24 @@ def table() -> str:
     return f"{config.schema('landing')}.etl_pipeline_status"
 
 
+_ensured: set[str] = set()  # tables this process created or found (saves two statements per status write)
+
+
 def ensure_table(spark: Session) -> None:
+    if table() in _ensured:
+        return
     spark.execute(f"create schema if not exists {config.schema('landing')}")
     spark.execute(f"create table if not exists {table()} ({COLUMNS}) using delta")
+    _ensured.add(table())
 
 
 def new_run_id(run_date: dt.date) -> str:
     return f"{run_date.isoformat()}-{uuid.uuid4().hex[:8]}"
+
+
+def literal(value: object) -> str:
+    """A Spark SQL literal for a Python value (strings escaped)."""
+    return _lit(value)
 
 
 def _lit(value: object) -> str:

@@ -2,18 +2,25 @@
 
 All Spark work of the loader goes through here: there is no second Spark JVM (the embedded Derby metastore
 allows one), and each connection is its own Spark session (temp views and SQL confs are per connection).
+
+Deadlines: every Thrift call has a socket timeout (THRIFT_SOCKET_TIMEOUT_SECONDS, 300), so a server that stops
+answering fails the call instead of hanging the run; statements run asynchronously and are polled, so a long
+one is fine, but one still running after THRIFT_STATEMENT_TIMEOUT_SECONDS (7,200: the slowest statement at full
+IMDb scale takes ~15 minutes) is cancelled and fails naming the statement.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from pyhive import hive
+from TCLIService.ttypes import TOperationState
 
 from ingestion.config import settings
 
@@ -22,8 +29,34 @@ log = logging.getLogger(__name__)
 logging.getLogger("pyhive").setLevel(logging.WARNING)
 
 
+_recorders: list[list[tuple[float, str]]] = []
+
+
+@contextmanager
+def recorded_statements() -> Iterator[list[tuple[float, str]]]:
+    """Collect (seconds, statement) of every statement this process sends while the block runs (make bench
+    shows the slowest ones of each stage)."""
+    out: list[tuple[float, str]] = []
+    _recorders.append(out)
+    try:
+        yield out
+    finally:
+        _recorders.remove(out)
+
+
 class ThriftError(RuntimeError):
     """A statement failed on the Spark Thrift server; carries the statement and Spark's message."""
+
+
+_RUNNING = (TOperationState.INITIALIZED_STATE, TOperationState.PENDING_STATE, TOperationState.RUNNING_STATE)
+
+
+def statement_timeout() -> float:
+    return float(os.environ.get("THRIFT_STATEMENT_TIMEOUT_SECONDS", "7200"))
+
+
+def socket_timeout() -> float:
+    return float(os.environ.get("THRIFT_SOCKET_TIMEOUT_SECONDS", "300"))
 
 
 class Session:
@@ -32,6 +65,7 @@ class Session:
     def __init__(self, conn: hive.Connection) -> None:
         self._conn = conn
         self._cursor = conn.cursor()
+        self.address = ""
 
     def execute(self, sql: str) -> None:
         self._run(sql)
@@ -49,12 +83,38 @@ class Session:
 
     def _run(self, sql: str) -> None:
         started = time.monotonic()
+        deadline = started + statement_timeout()
         try:
-            self._cursor.execute(sql)
+            self._cursor.execute(sql, async_=True)
+            wait = 0.01
+            while (state := self._cursor.poll(get_progress_update=False)).operationState in _RUNNING:
+                if time.monotonic() > deadline:
+                    with contextlib.suppress(Exception):
+                        self._cursor.cancel()
+                    raise ThriftError(
+                        f"statement still running after {statement_timeout():.0f} s "
+                        f"(THRIFT_STATEMENT_TIMEOUT_SECONDS), cancelled: {_shorten(sql)}"
+                    )
+                time.sleep(wait)
+                wait = min(wait * 2, 0.5)
+            if state.operationState != TOperationState.FINISHED_STATE:
+                message = (state.errorMessage or f"operation {state.operationState}").strip().splitlines()[0]
+                message = message.removeprefix("org.apache.hive.service.cli.HiveSQLException: ")
+                raise ThriftError(f"{message}\n  in: {_shorten(sql)}")
+        except ThriftError:
+            raise
+        except TimeoutError as exc:  # the socket timeout: the server took a call and never answered
+            raise ThriftError(
+                f"the Spark Thrift server at {self.address} did not answer within {socket_timeout():.0f} s "
+                f"(THRIFT_SOCKET_TIMEOUT_SECONDS) while running: {_shorten(sql)}"
+            ) from exc
         except Exception as exc:  # PyHive raises OperationalError with a thrift status inside
             message = _spark_message(exc)
             raise ThriftError(f"{message}\n  in: {_shorten(sql)}") from exc
-        log.debug("%.2fs %s", time.monotonic() - started, _shorten(sql))
+        seconds = time.monotonic() - started
+        log.debug("%.2fs %s", seconds, _shorten(sql))
+        for out in _recorders:
+            out.append((round(seconds, 3), _shorten(sql, 200)))
 
     def close(self) -> None:
         with contextlib.suppress(Exception):  # closing a broken connection is not worth an error
@@ -87,7 +147,10 @@ def session(host: str | None = None, port: int | None = None) -> Iterator[Sessio
         raise ThriftError(
             f"cannot reach the Spark Thrift server at {host}:{port} ({exc}); start it with `make up`"
         ) from exc
+    with contextlib.suppress(AttributeError):  # TSaslClientTransport over a TSocket: time out every call
+        conn._transport._trans.setTimeout(socket_timeout() * 1000)
     s = Session(conn)
+    s.address = f"{host}:{port}"
     try:
         yield s
     finally:

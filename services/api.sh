@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The FastAPI service (uvicorn) on 127.0.0.1:8008, reading PostgreSQL as the read-only role.
+# The FastAPI service (uvicorn) on 127.0.0.1:8008, reading PostgreSQL as the read-only role, with API_WORKERS
+# worker processes (default: one per core); settings in api/settings.py.
 # usage: services/api.sh start|stop|status
 . "$(dirname "$0")/common.sh"
 HOST="${API_HOST:-127.0.0.1}"
@@ -11,8 +12,10 @@ start() {
   if pid_alive "$PIDFILE"; then log "api: already running (pid $(cat "$PIDFILE")) on http://$HOST:$PORT"; return 0; fi
   port_open "$HOST" "$PORT" && die "port $HOST:$PORT is taken by another process (not ours); set API_PORT"
   cd "$REPO_ROOT"
-  nohup uvicorn api.main:app --host "$HOST" --port "$PORT" --workers 1 >"$LOGFILE" 2>&1 </dev/null &
-  echo $! >"$PIDFILE"  # uvicorn's own pid, so `stop` ends the server itself
+  # 1,000 client connections need more open files than the usual soft limit of 1,024: take what is allowed.
+  ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+  nohup python -m api >"$LOGFILE" 2>&1 </dev/null &
+  echo $! >"$PIDFILE"  # the uvicorn supervisor's own pid: `stop` ends it, and it ends its workers
   local i
   for i in $(seq 1 60); do
     curl -fsS "http://$HOST:$PORT/openapi.json" >/dev/null 2>&1 && { log "api: http://$HOST:$PORT (docs at /docs, pid $(cat "$PIDFILE"))"; return 0; }

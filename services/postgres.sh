@@ -9,6 +9,8 @@ PG_PORT="${PG_PORT:-5433}"
 PG_DB="${PG_DB:-imdb}"
 PG_WRITER="${PG_WRITER_USER:-imdb_writer}"
 PG_READER="${PG_READER_USER:-imdb_reader}"
+# Shorter than publish's patience (PUBLISH_LOCK_ATTEMPTS x PUBLISH_LOCK_TIMEOUT_MS, about 30 s).
+PG_READER_IDLE_IN_TRANSACTION_TIMEOUT="${PG_READER_IDLE_IN_TRANSACTION_TIMEOUT:-5s}"
 PG_BIN="${PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)}"
 LOGFILE="$LOG_DIR/postgres.log"
 
@@ -108,6 +110,8 @@ select format('create role %I login', '$PG_READER') where not exists (select fro
 \gexec
 alter role "$PG_WRITER" with login createdb password '$PG_WRITER_PASSWORD';
 alter role "$PG_READER" with login nocreatedb password '$PG_READER_PASSWORD';
+-- A reader idle inside a transaction would hold publish's swap (and every reader queued behind it): end it.
+alter role "$PG_READER" set idle_in_transaction_session_timeout = '$PG_READER_IDLE_IN_TRANSACTION_TIMEOUT';
 select format('create database %I owner %I', '$PG_DB', '$PG_WRITER') where not exists (select from pg_database where datname = '$PG_DB')
 \gexec
 select format('create database %I owner %I', 'airflow', '$PG_WRITER') where not exists (select from pg_database where datname = 'airflow')

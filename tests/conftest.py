@@ -115,7 +115,16 @@ def pg_database(postgres_server: None) -> Iterator[tuple[str, str]]:
             if not others:
                 break
             time.sleep(0.2)
-        c.execute(sa.text(f'drop database if exists "{name}" with (force)'))
+        # A backend that is exiting has already left pg_stat_activity but is still in the process list that
+        # DROP ... WITH (FORCE) signals, and signalling the reader's is refused: retry until it is gone.
+        for attempt in range(50):
+            try:
+                c.execute(sa.text(f'drop database if exists "{name}" with (force)'))
+                break
+            except sa.exc.ProgrammingError:
+                if attempt == 49:
+                    raise
+                time.sleep(0.2)
     admin.dispose()
 
 
@@ -177,8 +186,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def chromium(url: str, *, screenshot: Path | None = None, wait_ms: int = 15000) -> str:
-    """Render a page in headless Debian Chromium; returns the DOM after scripts ran (and saves a PNG)."""
+def chromium(
+    url: str, *, screenshot: Path | None = None, wait_ms: int = 15000, extra_args: tuple[str, ...] = ()
+) -> str:
+    """Render a page in headless Debian Chromium; returns the DOM after scripts ran (and saves a PNG).
+    `extra_args` go to Chromium as they are (e.g. a --host-resolver-rules that takes the network away)."""
     import tempfile
 
     binary = shutil.which("chromium") or "/usr/bin/chromium"
@@ -196,6 +208,7 @@ def chromium(url: str, *, screenshot: Path | None = None, wait_ms: int = 15000) 
             f"--user-data-dir={profile}",
             f"--virtual-time-budget={wait_ms}",
             "--window-size=1600,1000",
+            *extra_args,
         ]
         if screenshot is not None:
             subprocess.run([*base, f"--screenshot={screenshot}", url], capture_output=True, timeout=120)

@@ -118,11 +118,11 @@ def _warn_stale(context: dict) -> None:
 )
 def imdb_pipeline():
     @task(execution_timeout=TIMEOUTS["download"])
-    def download(**context) -> list[str]:
+    def download(**context) -> int:
         return orchestration.download(_run_date(), context["params"].get("base_url"), context["run_id"])
 
     @task(execution_timeout=TIMEOUTS["land"])
-    def land(files: list[str], **context) -> list[dict]:
+    def land(files: int, **context) -> list[dict]:
         return orchestration.land_cached(_run_date(), context["run_id"])
 
     dbt = DbtTaskGroup(
@@ -134,6 +134,7 @@ def imdb_pipeline():
         operator_args={
             "full_refresh": "{{ params.full_refresh }}",
             "install_deps": False,
+            "pre_execute": orchestration.take_lease,  # one run at a time: fails naming the run that holds it
             "on_success_callback": orchestration.on_model_success,
             "on_failure_callback": orchestration.on_model_failure,
             "execution_timeout": TIMEOUTS["dbt"],
@@ -156,9 +157,11 @@ def imdb_pipeline():
 
     @task
     def publish(**context) -> str:
-        from ingestion import publish as serving
+        return orchestration.publish(_run_date(), context["run_id"])
 
-        return serving.publish(_run_date(), run_id=context["run_id"]).summary()
+    @task
+    def maintain(**context) -> list[str]:
+        return orchestration.maintain(context["run_id"])
 
     @task(trigger_rule=TriggerRule.ALL_DONE, retries=0)
     def record_status(**context) -> dict[str, int]:
@@ -167,7 +170,7 @@ def imdb_pipeline():
     landed = land(download())
     published = publish()
     status = record_status()
-    landed >> dbt >> published >> status
+    landed >> dbt >> published >> maintain() >> status
     landed >> source_freshness >> status
 
 

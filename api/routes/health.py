@@ -1,16 +1,17 @@
-"""Liveness with the database: 200 when PostgreSQL answers, 503 otherwise."""
+"""Liveness with the database: 200 when PostgreSQL answers, 503 otherwise.
+
+Answered whatever the load: exempt from the in-flight bound (api.middleware.InFlightLimit); the probe runs on
+the publish watch's own connection, never waiting behind the request pool.
+"""
 
 from __future__ import annotations
 
-import logging
-
-import sqlalchemy as sa
 from fastapi import APIRouter, Request, Response
 
+from api.generation import PublishWatch
 from api.schemas import Health
 
 router = APIRouter(tags=["health"])
-log = logging.getLogger(__name__)
 
 
 @router.get(
@@ -20,15 +21,9 @@ log = logging.getLogger(__name__)
     responses={503: {"model": Health, "description": "the database does not answer"}},
     operation_id="get_health",
 )
-def health(request: Request, response: Response) -> Health:
-    engine: sa.Engine = request.app.state.engine
-    try:
-        # Through the pool: pre-ping drops connections that died with a database restart, so the first
-        # check after the database is back already answers 200.
-        with engine.connect() as conn:
-            conn.execute(sa.text("select 1"))
-    except sa.exc.SQLAlchemyError as exc:
-        log.warning("health: database unavailable: %s", exc.__class__.__name__)
+async def health(request: Request, response: Response) -> Health:
+    watch: PublishWatch = request.app.state.watch
+    if not await watch.probe():
         response.status_code = 503
         return Health(status="unavailable", detail="the database does not answer")
     return Health(status="ok")

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import asyncpg
 import sqlalchemy as sa
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Body, Query, Response
 
-from api.db import Connection, actor_actress_kpis, is_undefined_table
+from api.db import Db, actor_actress_kpis
+from api.responses import rows_json
 from api.schemas import ActorKpi, Message, TopQuery, TopRequest
 
 router = APIRouter(tags=["kpis"])
@@ -15,9 +17,12 @@ router = APIRouter(tags=["kpis"])
 _RESPONSES: dict[int | str, dict[str, Any]] = {503: {"model": Message, "description": "database unavailable"}}
 
 
-def top_actor_actress(conn: sa.Connection, q: TopQuery) -> list[dict[str, Any]]:
+def _ranking(by_role: bool) -> sa.Select:
     """The ranking, ordered at query time (no stored rank, see the SPEC): avg_rating desc, total_votes
-    desc, then nconst and role so that pages never overlap or skip rows between equal ratings."""
+    desc, then nconst and role so that pages never overlap or skip rows between equal ratings.
+
+    Built once with bound parameters: each request only binds values (SQLAlchemy's compiled cache and
+    asyncpg's prepared statements do the rest)."""
     k = actor_actress_kpis
     stmt = (
         sa.select(
@@ -29,19 +34,25 @@ def top_actor_actress(conn: sa.Connection, q: TopQuery) -> list[dict[str, Any]]:
             k.c.weighted_rating,
             k.c.total_votes,
         )
-        .where(k.c.movies_rated >= q.min_movies, k.c.total_votes >= q.min_votes)
+        .where(k.c.movies_rated >= sa.bindparam("min_movies"), k.c.total_votes >= sa.bindparam("min_votes"))
         .order_by(k.c.avg_rating.desc(), k.c.total_votes.desc(), k.c.nconst, k.c.role)
-        .limit(q.limit)
-        .offset(q.offset)
+        # bigint: offset may be up to 2**63-1 (schemas.BIGINT_MAX)
+        .limit(sa.bindparam("limit", type_=sa.BigInteger))
+        .offset(sa.bindparam("offset", type_=sa.BigInteger))
     )
-    if q.role != "both":
-        stmt = stmt.where(k.c.role == q.role)
+    return stmt.where(k.c.role == sa.bindparam("role")) if by_role else stmt
+
+
+_BOTH_ROLES, _ONE_ROLE = _ranking(False), _ranking(True)
+
+
+async def top_actor_actress(db: Db, q: TopQuery) -> Response:
+    stmt = _BOTH_ROLES if q.role == "both" else _ONE_ROLE
     try:
-        return [dict(row) for row in conn.execute(stmt).mappings()]
-    except sa.exc.ProgrammingError as exc:
-        if is_undefined_table(exc):  # nothing published yet: an empty ranking, not an error
-            return []
-        raise
+        rows = await db.fetch(stmt, q.model_dump())
+    except asyncpg.UndefinedTableError:
+        rows = []  # nothing published yet: an empty ranking, not an error
+    return rows_json(rows)
 
 
 # Each path also answers with (or without) the trailing slash, directly: a redirect would make clients
@@ -54,8 +65,8 @@ def top_actor_actress(conn: sa.Connection, q: TopQuery) -> list[dict[str, Any]]:
     summary="Top actors/actresses by average rating",
     operation_id="get_top_actor_actress",
 )
-def get_top(conn: Connection, q: Annotated[TopQuery, Query()]) -> list[dict[str, Any]]:
-    return top_actor_actress(conn, q)
+async def get_top(db: Db, q: Annotated[TopQuery, Query()]) -> Response:
+    return await top_actor_actress(db, q)
 
 
 @router.post("/top_actor_actress", response_model=list[ActorKpi], include_in_schema=False)
@@ -66,7 +77,5 @@ def get_top(conn: Connection, q: Annotated[TopQuery, Query()]) -> list[dict[str,
     summary="Top actors/actresses by average rating (JSON body, the original API)",
     operation_id="post_top_actor_actress",
 )
-def post_top(
-    conn: Connection, body: Annotated[TopRequest | None, Body(examples=[{"role": "actor"}])] = None
-) -> list[dict[str, Any]]:
-    return top_actor_actress(conn, body or TopRequest())
+async def post_top(db: Db, body: Annotated[TopRequest | None, Body(examples=[{"role": "actor"}])] = None) -> Response:
+    return await top_actor_actress(db, body or TopRequest())

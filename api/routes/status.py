@@ -5,10 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
+import asyncpg
 import sqlalchemy as sa
-from fastapi import APIRouter, Body, HTTPException, Query
+from fastapi import APIRouter, Body, HTTPException, Query, Response
 
-from api.db import Connection, etl_pipeline_status, is_undefined_table
+from api.db import Db, etl_pipeline_status
+from api.responses import rows_json
 from api.schemas import IsoDate, Message, StatusQuery, StatusRow
 
 router = APIRouter(tags=["status"])
@@ -18,35 +20,35 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
     503: {"model": Message, "description": "database unavailable"},
 }
 
-
-def pipeline_status(conn: sa.Connection, day: dt.date) -> list[dict[str, Any]]:
-    """Every status row of the day's runs, in the order the work happened; 404 when there is none."""
-    s = etl_pipeline_status
-    stmt = (
-        sa.select(
-            s.c.run_id,
-            s.c.run_date,
-            s.c.stage,
-            s.c.table_name,
-            s.c.status,
-            s.c.rows_affected,
-            s.c.started_at,
-            s.c.finished_at,
-            s.c.duration_seconds,
-            s.c.error,
-        )
-        .where(s.c.run_date == day)
-        .order_by(s.c.started_at.nulls_last(), s.c.run_id, s.c.stage, s.c.table_name)
+_s = etl_pipeline_status
+# Every status row of the day's runs, in the order the work happened.
+_OF_DAY = (
+    sa.select(
+        _s.c.run_id,
+        _s.c.run_date,
+        _s.c.stage,
+        _s.c.table_name,
+        _s.c.status,
+        _s.c.rows_affected,
+        _s.c.started_at,
+        _s.c.finished_at,
+        _s.c.duration_seconds,
+        _s.c.error,
     )
+    .where(_s.c.run_date == sa.bindparam("day"))
+    .order_by(_s.c.started_at.nulls_last(), _s.c.run_id, _s.c.stage, _s.c.table_name)
+)
+
+
+async def pipeline_status(db: Db, day: dt.date) -> Response:
+    """The day's status rows; 404 when there is none."""
     try:
-        rows = [dict(row) for row in conn.execute(stmt).mappings()]
-    except sa.exc.ProgrammingError as exc:
-        if not is_undefined_table(exc):
-            raise
+        rows = await db.fetch(_OF_DAY, {"day": day})
+    except asyncpg.UndefinedTableError:
         rows = []  # nothing published yet: no run is recorded for any date
     if not rows:
         raise HTTPException(status_code=404, detail=f"no pipeline run recorded for {day.isoformat()}")
-    return rows
+    return rows_json(rows)
 
 
 # Each path also answers with (or without) the trailing slash, directly: a redirect would make clients
@@ -59,10 +61,8 @@ def pipeline_status(conn: sa.Connection, day: dt.date) -> list[dict[str, Any]]:
     summary="Status rows of the pipeline runs of a date",
     operation_id="get_etl_pipeline_status",
 )
-def get_status(
-    conn: Connection, date: Annotated[IsoDate, Query(description="run date, YYYY-MM-DD")]
-) -> list[dict[str, Any]]:
-    return pipeline_status(conn, date)
+async def get_status(db: Db, date: Annotated[IsoDate, Query(description="run date, YYYY-MM-DD")]) -> Response:
+    return await pipeline_status(db, date)
 
 
 @router.post("/etl_pipeline_status", response_model=list[StatusRow], include_in_schema=False)
@@ -73,5 +73,5 @@ def get_status(
     summary="Status rows of the pipeline runs of a date (JSON body, the original API)",
     operation_id="post_etl_pipeline_status",
 )
-def post_status(conn: Connection, body: Annotated[StatusQuery, Body()]) -> list[dict[str, Any]]:
-    return pipeline_status(conn, body.date)
+async def post_status(db: Db, body: Annotated[StatusQuery, Body()]) -> Response:
+    return await pipeline_status(db, body.date)

@@ -65,8 +65,9 @@ print(json.dumps({"errors": {k: str(v) for k, v in bag.import_errors.items()}, "
         assert tasks[f"dbt.{m}.run"] == ["land"]
     assert tasks["land"] == ["download"]
     assert tasks["publish"] == ["dbt.actor_actress_kpis.test"]
+    assert tasks["maintain"] == ["publish"]
     assert tasks["source_freshness"] == ["land"]
-    assert tasks["record_status"] == ["publish", "source_freshness"]
+    assert tasks["record_status"] == ["maintain", "source_freshness"]
     print(f"DagBag import of imdb_pipeline: {info['seconds']:.1f} s")
 
 

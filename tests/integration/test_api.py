@@ -6,19 +6,26 @@ app in-process (TestClient), through a real uvicorn server on loopback, and thro
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
+import json
 import socket
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import schemathesis
+import schemathesis.python.asgi
 import sqlalchemy as sa
 import uvicorn
+from api_server import Answer, allow_many_open_files, http_get, running_api
+from conftest import chromium
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
@@ -112,24 +119,19 @@ def fill(writer_url: str, kpis: list[dict[str, Any]] | None = None, status: list
 
 
 @contextlib.contextmanager
-def app_for(pg_database: tuple[str, str], url: str | None = None) -> Iterator[FastAPI]:
+def app_for(pg_database: tuple[str, str], url: str | None = None, **settings: Any) -> Iterator[FastAPI]:
     """An app reading the test database as the read-only role (or through `url`).
 
     Afterwards every connection it opened is closed and gone from the server, so the fixture can drop the
     database: the writer may not terminate the read-only role's sessions.
     """
     writer_url, reader_url = pg_database
-    app = create_app(Settings(database_url=url or reader_url))
+    app = create_app(Settings(database_url=url or reader_url, **settings))
     try:
         yield app
     finally:
-        engine: sa.Engine = app.state.engine
-        # A request's connection returns to the pool when its dependency exits, which may be just after
-        # the response reached the client; and a closed connection's server process exits a moment later.
-        deadline = time.monotonic() + 10
-        while engine.pool.checkedout() and time.monotonic() < deadline:
-            time.sleep(0.01)
-        engine.dispose()
+        # The app's engines are disposed when its lifespan ends (TestClient's or uvicorn's exit); a closed
+        # connection's server process exits a moment later.
         _wait_for_no_sessions(writer_url, sa.make_url(reader_url).username)
 
 
@@ -444,13 +446,15 @@ class TcpProxy:
             dst.shutdown(socket.SHUT_WR)
 
 
-def test_health_recovers_by_itself_when_the_database_comes_back(client: TestClient, pg_database) -> None:
+def test_health_recovers_by_itself_when_the_database_comes_back(pg_database: tuple[str, str]) -> None:
+    fill(pg_database[0], KPIS, STATUS)
     reader = sa.make_url(pg_database[1])
     proxy = TcpProxy((reader.host or "127.0.0.1", reader.port or 5432))
     proxy.start()
     url = reader.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
     try:
-        with app_for(pg_database, url) as app, TestClient(app) as c:
+        # Answer cache off: a cached answer would (rightly) still be served for a moment after the outage
+        with app_for(pg_database, url, cache=False) as app, TestClient(app) as c:
             assert c.get("/health").status_code == 200
             assert len(c.get("/top_actor_actress").json()) == len(KPIS)  # a pooled connection now exists
             proxy.stop()
@@ -498,6 +502,179 @@ def test_real_uvicorn_server_on_loopback(pg_database: tuple[str, str]) -> None:
     assert not thread.is_alive()
 
 
+# --- cached per publish: ETag, 304, gzip ------------------------------------------------------------------
+
+
+def bump_generation(writer_url: str) -> None:
+    """What every publish does in its swap transaction (the tables' content is not what matters here)."""
+    engine = sa.create_engine(writer_url)
+    with engine.begin() as conn:
+        publish.bump_generation(conn, "actor_actress_kpis")
+    engine.dispose()
+
+
+def test_answers_carry_an_etag_and_a_matching_if_none_match_gets_304(pg_database: tuple[str, str]) -> None:
+    writer_url, _ = pg_database
+    fill(writer_url, KPIS, STATUS)
+    bump_generation(writer_url)
+    with app_for(pg_database) as app, TestClient(app) as c:
+        first = c.get("/top_actor_actress", params={"role": "actor"})
+        etag = first.headers["etag"]
+        assert first.status_code == 200 and first.headers["cache-control"] == "no-cache"
+        assert etag.startswith('W/"')
+
+        again = c.get("/top_actor_actress", params={"role": "actor"}, headers={"If-None-Match": etag})
+        assert again.status_code == 304
+        assert again.content == b"" and again.headers["etag"] == etag
+        # a list of tags, and the strong form of the same tag, match too (weak comparison)
+        listed = c.get("/top_actor_actress?role=actor", headers={"If-None-Match": f'"x", {etag.removeprefix("W/")}'})
+        assert listed.status_code == 304
+
+        other = c.get("/top_actor_actress", params={"role": "actress"}, headers={"If-None-Match": etag})
+        assert other.status_code == 200 and other.headers["etag"] != etag
+        status_etag = c.get("/etl_pipeline_status", params={"date": "2024-01-15"}).headers["etag"]
+        status = c.get("/etl_pipeline_status?date=2024-01-15", headers={"If-None-Match": status_etag})
+        assert status.status_code == 304
+        posted = c.post("/top_actor_actress/", json={"role": "actor"}, headers={"If-None-Match": etag})
+        assert posted.status_code == 200 and "etag" not in posted.headers  # validators are for GET
+
+        # A publish makes every earlier tag stale, a second later at most
+        bump_generation(writer_url)
+        time.sleep(1.0)
+        after = c.get("/top_actor_actress", params={"role": "actor"}, headers={"If-None-Match": etag})
+        assert after.status_code == 200 and after.headers["etag"] != etag
+        assert after.json() == first.json()
+
+
+def test_a_publish_shows_within_a_second_in_cached_answers(pg_database: tuple[str, str]) -> None:
+    writer_url, _ = pg_database
+    fill(writer_url, KPIS, STATUS)
+    bump_generation(writer_url)
+    with app_for(pg_database) as app, TestClient(app) as c:
+        before = c.get("/top_actor_actress", params={"role": "actor"})
+        assert c.get("/top_actor_actress", params={"role": "actor"}).headers["x-cache"] == "HIT"
+        # a new table and its generation, committed together as publish does
+        engine = sa.create_engine(writer_url)
+        with engine.begin() as conn:
+            conn.execute(sa.update(actor_actress_kpis).values(primary_name="Renamed"))
+            publish.bump_generation(conn, "actor_actress_kpis")
+        engine.dispose()
+        time.sleep(1.0)
+        after = c.get("/top_actor_actress", params={"role": "actor"})
+    assert {r["primary_name"] for r in after.json()} == {"Renamed"}
+    assert keys(after.json()) == keys(before.json())
+
+
+def test_large_answers_are_gzipped_when_the_client_accepts_it(pg_database: tuple[str, str]) -> None:
+    writer_url, _ = pg_database
+    fill(writer_url, [kpi(f"nm{i:07d}", "actor", f"Person {i}", 1, 5.0 + i % 50 / 10, i) for i in range(500)])
+    with app_for(pg_database) as app, TestClient(app) as c:
+        plain = c.get("/top_actor_actress", params={"limit": 500}, headers={"Accept-Encoding": "identity"})
+        for _ in range(2):  # computed, then from the cache
+            zipped = c.get("/top_actor_actress", params={"limit": 500}, headers={"Accept-Encoding": "gzip, br"})
+            assert zipped.headers["content-encoding"] == "gzip"
+            assert int(zipped.headers["content-length"]) < len(plain.content) / 3
+            assert zipped.content == plain.content  # httpx decodes it: the same bytes
+            assert "accept-encoding" in zipped.headers["vary"].lower()
+        small = c.get("/top_actor_actress", params={"limit": 1}, headers={"Accept-Encoding": "gzip"})
+    assert "content-encoding" not in plain.headers
+    assert "content-encoding" not in small.headers  # not worth it
+
+
+def test_a_request_body_over_the_limit_gets_413(client: TestClient) -> None:
+    response = client.post("/top_actor_actress/", content=b'{"role": "' + b"x" * 70_000 + b'"}')
+    assert response.status_code == 413
+    assert "larger than 65536 bytes" in response.json()["detail"]
+    assert client.post("/top_actor_actress/", json={"role": "actor"}).status_code == 200
+
+
+# --- errors that say what happened -------------------------------------------------------------------------
+
+
+def test_a_statement_timeout_gets_its_own_503_message(pg_database: tuple[str, str]) -> None:
+    writer_url, _ = pg_database
+    fill(writer_url, KPIS, STATUS)
+    writer = sa.create_engine(writer_url)
+    with app_for(pg_database, statement_timeout_ms=300, cache=False) as app, TestClient(app) as c:
+        assert c.get("/top_actor_actress").status_code == 200
+        with writer.connect() as conn, conn.begin():
+            # The writer holds the table (as a long swap would): the reader's query waits until its time-out.
+            conn.exec_driver_sql("lock table actor_actress_kpis in access exclusive mode")
+            response = c.get("/top_actor_actress")
+            health = c.get("/health")
+    writer.dispose()
+    assert response.status_code == 503
+    assert response.json() == {
+        "detail": "the query timed out after 300 ms (API_STATEMENT_TIMEOUT_MS); retry later, or ask for less "
+        "(a smaller limit or offset)"
+    }
+    assert "unavailable" not in response.text
+    assert response.headers["retry-after"]
+    assert health.json() == {"status": "ok"}  # the database itself is fine
+
+
+# --- a crowd ---------------------------------------------------------------------------------------------
+
+
+async def _burst(port: int, n: int) -> tuple[list[Answer], Answer]:
+    """n concurrent GETs, each on its own connection, bounded in time; and a /health sent in the middle."""
+    paths = [f"/top_actor_actress?role=actor&limit={1 + i % 50}&offset={i % 7}" for i in range(n)]
+    tasks = [asyncio.ensure_future(http_get(port, p, timeout=BURST_TIMEOUT)) for p in paths]
+    await asyncio.sleep(0.05)
+    health = await http_get(port, "/health", timeout=BURST_TIMEOUT)
+    return list(await asyncio.gather(*tasks)), health
+
+
+BURST_TIMEOUT = 10.0
+
+
+def test_a_burst_of_1000_concurrent_requests_gets_only_200_or_503_and_the_next_one_200_within_a_second(
+    pg_database: tuple[str, str],
+) -> None:
+    writer_url, reader_url = pg_database
+    fill(writer_url, KPIS, STATUS)
+    allow_many_open_files(4096)
+    # Two workers as deployed, a small in-flight bound and no answer cache: every admitted request does its
+    # query, and most of the crowd meets the bound.
+    with running_api(reader_url, API_WORKERS="2", API_MAX_IN_FLIGHT="16", API_CACHE="false") as port:
+        answers, health = asyncio.run(_burst(port, 1000))
+        after = asyncio.run(http_get(port, "/top_actor_actress?role=actor", timeout=BURST_TIMEOUT))
+
+    statuses = Counter(a.status for a in answers)
+    failures = [a.error for a in answers if a.status is None][:5]
+    assert set(statuses) <= {200, 503}, f"{statuses}; e.g. {failures}"
+    assert statuses[200] > 0 and statuses[503] > 0, statuses
+    refused = [a for a in answers if a.status == 503]
+    assert all(a.headers.get("retry-after") == "1" and b"at capacity" in a.body for a in refused)
+    assert health.status == 200 and health.seconds < 1.0, health
+    assert after.status == 200 and after.seconds < 1.0, after
+    assert [r["role"] for r in json.loads(after.body)] == ["actor"] * 4
+
+
+# --- /docs and /redoc without a network ------------------------------------------------------------------
+
+
+def test_docs_and_redoc_render_offline_from_assets_the_api_serves(
+    pg_database: tuple[str, str], artifacts_dir: Path
+) -> None:
+    writer_url, reader_url = pg_database
+    fill(writer_url, KPIS, STATUS)
+    # Every host name fails to resolve, so a page that needs a CDN stays blank; loopback still works.
+    offline = ("--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",)
+    with running_api(reader_url, API_WORKERS="1") as port:
+        base = f"http://127.0.0.1:{port}"
+        html = httpx.get(f"{base}/docs").text
+        docs = chromium(f"{base}/docs", screenshot=artifacts_dir / "api-docs-offline.png", extra_args=offline)
+        redoc = chromium(f"{base}/redoc", screenshot=artifacts_dir / "api-redoc-offline.png", extra_args=offline)
+        asset = httpx.get(f"{base}/static/docs/swagger-ui-bundle.js", headers={"Accept-Encoding": "gzip"})
+    assert "cdn" not in html.lower() and "https://" not in html
+    # Rendered by Swagger UI's script (the HTML itself holds only an empty <div id="swagger-ui">)
+    assert "opblock-summary-path" in docs and "/top_actor_actress" in docs, docs[-2000:]
+    assert "Failed to load API definition" not in docs
+    assert "Top actors/actresses by average rating" in redoc, redoc[-2000:]
+    assert asset.status_code == 200 and asset.headers["content-encoding"] == "gzip"
+
+
 # --- property-based: the API's own OpenAPI schema ----------------------------------------------------------
 
 
@@ -510,7 +687,9 @@ def test_generated_requests_never_get_a_server_error(pg_database: tuple[str, str
     """
     writer_url, reader_url = pg_database
     fill(writer_url, KPIS, STATUS)
-    with app_for(pg_database) as app:
+    with app_for(pg_database) as app, contextlib.ExitStack() as stack:
+        # schemathesis starts the app's lifespan once and keeps it: end it, so its connections close
+        stack.callback(schemathesis.python.asgi.shutdown_lifespans)
         schema = schemathesis.openapi.from_asgi("/openapi.json", app)
         operations = [result.ok() for result in schema.get_all_operations()]
         assert len(operations) == 5

@@ -5,12 +5,15 @@ Each test builds its own source tables under a fresh schema prefix and publishes
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import json
 import threading
 import time
 
 import pytest
 import sqlalchemy as sa
+from api_server import from_every_worker, running_api
 
 from ingestion import publish
 
@@ -148,6 +151,8 @@ def test_publish_copies_rows_and_types_exactly_with_indexes_grants_and_status(
         indexes = dict(
             conn.execute(sa.text("select indexname, indexdef from pg_indexes where schemaname = 'public'")).all()
         )
+        # one generation per swapped table, the last one naming it (the API caches answers per generation)
+        generation = conn.exec_driver_sql("select generation, table_name from publish_generation").one()
         leftovers = conn.execute(
             sa.text("select to_regclass('actor_actress_kpis__staging'), to_regclass('etl_pipeline_status__staging')")
         ).one()
@@ -180,11 +185,13 @@ def test_publish_copies_rows_and_types_exactly_with_indexes_grants_and_status(
         "actor_actress_kpis_role_rank_idx",
         "actor_actress_kpis_rank_idx",
         "etl_pipeline_status_run_date_idx",
+        "publish_generation_pkey",
     }
     assert "(nconst, role)" in indexes["actor_actress_kpis_pkey"]
     assert "(role, avg_rating DESC, total_votes DESC, nconst)" in indexes["actor_actress_kpis_role_rank_idx"]
     assert "(run_date)" in indexes["etl_pipeline_status_run_date_idx"]
     assert leftovers == (None, None)
+    assert tuple(generation) == (2, "etl_pipeline_status")
     assert "actor_actress_kpis_role_rank_idx" in plans["actor"] and "Sort" not in plans["actor"]
     assert "actor_actress_kpis_rank_idx" in plans["both"] and "Sort" not in plans["both"]
 
@@ -280,3 +287,61 @@ def test_a_row_breaking_the_contract_fails_naming_the_column_and_keeps_the_live_
         assert conn.exec_driver_sql("select nconst, primary_name from actor_actress_kpis").all() == [("nm1", "Old")]
         assert conn.exec_driver_sql("select to_regclass('actor_actress_kpis__staging')").scalar_one() is None
     writer.dispose()
+
+
+def test_a_reader_idle_in_a_transaction_does_not_hold_a_publish_hostage(spark, schema_prefix, pg_database) -> None:
+    writer_url, reader_url = pg_database
+    writer = sa.create_engine(writer_url, poolclass=sa.pool.NullPool)
+    create_kpi_source(spark, schema_prefix, generated_rows(100, 7, 1))
+    publish.publish_table(spark, writer, publish.KPIS)  # the KPI table alone: its swap is what waits
+    spark.execute(f"insert overwrite table {kpi_table(schema_prefix)} {generated_rows(200, 5, 2)}")
+
+    # A real reader session, as the read-only role, that read the live table and then went idle inside its
+    # transaction: it holds a lock that publish's swap must wait for, as long as the session stays so.
+    reader = sa.create_engine(reader_url, poolclass=sa.pool.NullPool)
+    idle = reader.connect()
+    idle.begin()
+    assert idle.exec_driver_sql("select count(*) from actor_actress_kpis").scalar_one() == 100
+
+    result = publish.publish_table(spark, writer, publish.KPIS)
+
+    assert result.rows == 200
+    with writer.connect() as conn:
+        assert conn.exec_driver_sql("select count(*) from actor_actress_kpis").scalar_one() == 200
+    writer.dispose()
+    # PostgreSQL ended the idle session (the read-only role's idle-in-transaction time-out), not the publish
+    with pytest.raises(sa.exc.OperationalError):
+        idle.exec_driver_sql("select 1")
+    idle.invalidate()
+    close_sessions(reader, writer_url)
+
+
+def test_a_second_after_a_publish_commits_every_worker_answers_from_the_new_table(
+    spark, schema_prefix, pg_database
+) -> None:
+    writer_url, reader_url = pg_database
+    writer = sa.create_engine(writer_url, poolclass=sa.pool.NullPool)
+    path = "/top_actor_actress?role=actor&limit=5"
+    create_kpi_source(spark, schema_prefix, "select * from values ('nm1', 'actor', 'Old', 1, 9.0d, 9.0d, 10L, null)")
+    publish.publish_table(spark, writer, publish.KPIS)
+    spark.execute(
+        f"insert overwrite table {kpi_table(schema_prefix)} "
+        "values ('nm1', 'actor', 'New', 1, 9.0d, 9.0d, 10L, null), ('nm2', 'actor', 'New', 2, 8.0d, 8.0d, 20L, null)"
+    )
+
+    def names(answers) -> set[str]:
+        return {row["primary_name"] for a in answers for row in json.loads(a.body)}
+
+    with running_api(reader_url, API_WORKERS="2") as port:
+        # every worker holds the old answer in its cache
+        before = asyncio.run(from_every_worker(port, path, workers=2, until="HIT"))
+        assert names(before) == {"Old"}
+
+        publish.publish_table(spark, writer, publish.KPIS)  # returns after the commit
+        time.sleep(1.0)
+        after = asyncio.run(from_every_worker(port, path, workers=2))
+
+    writer.dispose()
+    assert {a.status for a in after} == {200}
+    assert names(after) == {"New"}, "a worker answered from the old table a second after the publish"
+    assert len({a.headers["etag"] for a in after}) == 1

@@ -420,3 +420,72 @@ def test_gz_labelled_content_encoding_gzip_is_stored_as_served(server: Server, t
     res = download(NAME, D1, server.url, tmp_path / "cache", **FAST)
     assert res.path.read_bytes() == GZ
     assert server.requests[0][1]["Accept-Encoding"] == "identity"
+
+
+# --------------------------------------------------------------------------------------------------------
+# What the cache refuses to keep, and deadlines.
+
+HEADER = b"tconst\taverageRating\tnumVotes"
+
+
+def test_a_gzipped_html_page_is_quarantined_not_cached(server: Server, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    page = gzip.compress(b"<!DOCTYPE html><html><body>Service temporarily unavailable</body></html>\n")
+    server.handler = lambda h: serve_bytes(h, page)
+
+    with pytest.raises(DownloadError, match="not the header") as exc:
+        download(NAME, D1, server.url, cache, header=HEADER, **FAST)
+
+    assert not (cache / D1.isoformat() / NAME).exists()  # the date is not broken: the next run asks again
+    kept = [p for p in (tmp_path / "quarantine" / D1.isoformat()).iterdir() if not p.name.endswith(".reason.txt")]
+    assert len(kept) == 1 and kept[0].read_bytes() == page and str(kept[0]) in str(exc.value)
+    assert "DOCTYPE" in kept[0].with_name(kept[0].name + ".reason.txt").read_text()
+    server.handler = lambda h: serve_bytes(h, GZ)
+    assert download(NAME, D1, server.url, cache, header=HEADER, **FAST).status == "downloaded"
+
+
+def test_a_bad_cached_file_is_quarantined_and_fetched_again(server: Server, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    server.handler = lambda h: serve_bytes(h, GZ)
+    cached = download(NAME, D1, server.url, cache, **FAST).path
+    cached.write_bytes(gzip.compress(b"<html>oops</html>\n"))  # e.g. cached by an older version without checks
+
+    result = download(NAME, D1, server.url, cache, header=HEADER, **FAST)
+
+    assert result.status == "downloaded" and gzip.decompress(result.path.read_bytes()) == TSV
+    assert any((tmp_path / "quarantine" / D1.isoformat()).glob(f"{NAME}.*.reason.txt"))
+
+
+def test_stale_part_files_of_a_killed_run_are_removed(server: Server, tmp_path: Path) -> None:
+    day = tmp_path / "cache" / D1.isoformat()
+    day.mkdir(parents=True)
+    stale = [day / f".{NAME}.part-0123456789ab", day / f".{NAME}.meta.json.part-ba9876543210"]
+    for p in stale:
+        p.write_bytes(b"half a file")
+    server.handler = lambda h: serve_bytes(h, GZ)
+    download(NAME, D1, server.url, tmp_path / "cache", **FAST)
+    assert not any(p.exists() for p in stale)
+
+
+def serve_trickle(h: http.server.BaseHTTPRequestHandler, body: bytes) -> None:
+    """A server that sends a byte every 50 ms: no single read ever times out."""
+    h.send_response(200)
+    h.send_header("Content-Length", str(len(body)))
+    h.end_headers()
+    try:
+        for i in range(len(body)):
+            h.wfile.write(body[i : i + 1])
+            h.wfile.flush()
+            time.sleep(0.05)
+    except OSError:  # the client gave up
+        pass
+
+
+def test_a_trickling_server_hits_the_whole_file_deadline(server: Server, tmp_path: Path) -> None:
+    server.handler = lambda h: serve_trickle(h, GZ)
+    started = time.monotonic()
+    with pytest.raises(DownloadError, match="deadline"):
+        download(NAME, D1, server.url, tmp_path / "cache", deadline=2, **FAST)
+    assert time.monotonic() - started < 30  # the per-read timeout (5 s) never fired: the deadline did
+    assert server.count == 1  # a deadline is not retried
+    assert snapshot(tmp_path / "cache" / D1.isoformat()) == {}

@@ -1,0 +1,119 @@
+"""Keep the Delta tables fast over months of daily MERGEs: compaction, deletion-vector purges and VACUUM, each
+only past a threshold, so a normal day pays nothing for it.
+
+- OPTIMIZE (bin-packing) when a table holds many more files than its size needs: every daily MERGE adds a few
+  small files of changed rows.
+- REORG ... APPLY (PURGE) when many commits wrote deletion vectors since the last purge: each MERGE marks the
+  changed rows' old copies deleted instead of rewriting files, and every scan then reads and drops them.
+- VACUUM when the last one is older than the retention: files no longer referenced (replaced by OPTIMIZE, a
+  MERGE or a full refresh) and change-data files older than the retention are removed. The retention (7 days,
+  IMDB_VACUUM_RETAIN_HOURS) is longer than the gap between two daily runs, so the KPI's change-feed reading
+  still finds every commit it has not processed; after a longer pause it recomputes everyone.
+
+Runs as the DAG's `maintain` task after publish, or `python -m ingestion maintain`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+import os
+from dataclasses import dataclass
+
+from ingestion import config
+from ingestion.datasets import DATASETS
+from ingestion.thrift import Session
+
+log = logging.getLogger(__name__)
+
+TARGET_FILE_BYTES = 128 << 20
+
+CLEANSED = ("dim_title", "dim_person", "fct_title_principal", "fct_title_rating")
+
+
+@dataclass
+class Action:
+    table: str
+    action: str  # OPTIMIZE, PURGE, VACUUM
+    reason: str
+    seconds: float = 0.0
+
+
+def _purge_after() -> int:
+    return int(os.environ.get("IMDB_PURGE_AFTER_COMMITS", "30"))
+
+
+def _retain_hours() -> int:
+    return int(os.environ.get("IMDB_VACUUM_RETAIN_HOURS", "168"))
+
+
+def tables() -> list[str]:
+    landing = [f"{config.schema('landing')}.{d.table}" for d in DATASETS.values()]
+    cleansed = [f"{config.schema('cleansed')}.{m}" for m in CLEANSED]
+    return [*landing, *cleansed, f"{config.schema('aggregated')}.actor_actress_kpis"]
+
+
+def plan(spark: Session, table: str, now: dt.datetime) -> list[Action]:
+    """What a table needs today, from `describe detail` and its history."""
+    row = spark.query(f"describe detail {table}")[0]
+    detail = dict(zip(spark.columns(), row, strict=False))
+    files, size = int(detail.get("numFiles") or 0), int(detail.get("sizeInBytes") or 0)
+    ideal = max(1, math.ceil(size / TARGET_FILE_BYTES))
+    history = spark.query(f"describe history {table} limit 200")
+    actions = []
+    if files > 2 * ideal + 16:
+        actions.append(Action(table, "OPTIMIZE", f"{files} files where {ideal} would hold its {size >> 20} MB"))
+    since_purge = 0
+    for row in history:
+        operation = row[4]
+        if operation == "REORG" or "CREATE" in operation or "REPLACE" in operation:
+            break
+        if operation in ("MERGE", "DELETE", "UPDATE"):
+            since_purge += 1
+    if since_purge >= _purge_after():
+        actions.append(Action(table, "PURGE", f"{since_purge} commits with deletion vectors since the last purge"))
+    last_vacuum = next((row[1] for row in history if str(row[4]).startswith("VACUUM")), None)
+    created = history[-1][1] if history else None
+    since = last_vacuum or created
+    if since is not None and now - _ts(since) > dt.timedelta(hours=_retain_hours()):
+        actions.append(Action(table, "VACUUM", f"no VACUUM since {since}"))
+    return actions
+
+
+def maintain(spark: Session, *, now: dt.datetime | None = None) -> list[Action]:
+    """Run what every table needs; returns what was done."""
+    import time
+
+    now = now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    # VACUUM leaves a commit in the history only with this on: the next run then knows it need not vacuum again
+    spark.execute("set spark.databricks.delta.vacuum.logging.enabled = true")
+    done = []
+    for table in tables():
+        if not _exists(spark, table):
+            continue
+        for action in plan(spark, table, now):
+            started = time.monotonic()
+            sql = {
+                "OPTIMIZE": f"optimize {table}",
+                "PURGE": f"reorg table {table} apply (purge)",
+                "VACUUM": f"vacuum {table} retain {_retain_hours()} hours",
+            }[action.action]
+            log.info("%s: %s (%s)", table, action.action, action.reason)
+            spark.execute(sql)
+            action.seconds = round(time.monotonic() - started, 1)
+            done.append(action)
+    return done
+
+
+def _exists(spark: Session, table: str) -> bool:
+    schema, name = table.split(".")
+    return bool(spark.query(f"show schemas like '{schema}'")) and bool(
+        spark.query(f"show tables in {schema} like '{name}'")
+    )
+
+
+def _ts(value: object) -> dt.datetime:
+    if isinstance(value, dt.datetime):
+        return value.replace(tzinfo=None)
+    return dt.datetime.fromisoformat(str(value)[:26])
