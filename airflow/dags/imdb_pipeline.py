@@ -46,6 +46,7 @@ def _minutes(variable: str, default: float) -> dt.timedelta:
 TIMEOUTS = {
     "download": _minutes("IMDB_DOWNLOAD_TIMEOUT_MINUTES", 60),  # ~1.3 GB from datasets.imdbws.com
     "land": _minutes("IMDB_LAND_TIMEOUT_MINUTES", 120),
+    "maintain": _minutes("IMDB_MAINTAIN_TIMEOUT_MINUTES", 120),  # OPTIMIZE/VACUUM may rewrite a whole table
     "dbt": _minutes("IMDB_DBT_TIMEOUT_MINUTES", 45),  # each model's run and each model's tests
     "other": _minutes("IMDB_TASK_TIMEOUT_MINUTES", 30),  # publish, record_status, source_freshness
 }
@@ -68,6 +69,8 @@ DOC_MD = f"""
 - **source_freshness**: dbt source freshness on the landing tables (_loaded_at): warns in its log after
   2 days without a change, turns red after 7, and never stops the run. Deadline {_shown("other")}.
 - **publish**: the KPIs and the run's status into PostgreSQL, swapped in atomically. Deadline {_shown("other")}.
+- **maintain**: compaction, purges and VACUUM of the Delta tables past their thresholds.
+  Deadline {_shown("maintain")}.
 - **record_status**: runs whatever happened upstream, marks what never ran as skipped, fails the run when a
   stage failed. The API serves it at /etl_pipeline_status?date=YYYY-MM-DD.
 
@@ -79,7 +82,8 @@ with the toggle above or *make schedule-on*. A scheduled day downloads the real 
 IMDB_BASE_URL (default https://datasets.imdbws.com/).
 
 **Deadlines** (minutes, read when the DAG is parsed): IMDB_DOWNLOAD_TIMEOUT_MINUTES, IMDB_LAND_TIMEOUT_MINUTES,
-IMDB_DBT_TIMEOUT_MINUTES, and IMDB_TASK_TIMEOUT_MINUTES for the rest. Logs: DATA_DIR/logs/airflow/.
+IMDB_DBT_TIMEOUT_MINUTES, IMDB_MAINTAIN_TIMEOUT_MINUTES, and IMDB_TASK_TIMEOUT_MINUTES for the rest.
+Logs: DATA_DIR/logs/airflow/.
 """
 
 
@@ -159,7 +163,7 @@ def imdb_pipeline():
     def publish(**context) -> str:
         return orchestration.publish(_run_date(), context["run_id"])
 
-    @task
+    @task(execution_timeout=TIMEOUTS["maintain"])
     def maintain(**context) -> list[str]:
         return orchestration.maintain(context["run_id"])
 

@@ -98,7 +98,7 @@ def test_dag_documents_itself_takes_a_date_and_puts_a_deadline_on_every_task(pos
     timeouts = info["timeouts"]
     assert all(seconds for seconds in timeouts.values()), timeouts
     # sized for the full IMDb: a landing took ~30 min there, a dbt model up to ~10 min
-    assert timeouts["land"] >= 60 * 60 and timeouts["download"] >= 30 * 60
+    assert timeouts["land"] >= 60 * 60 and timeouts["maintain"] >= 60 * 60 and timeouts["download"] >= 30 * 60
     assert min(s for t, s in timeouts.items() if t.startswith("dbt.")) >= 20 * 60
     # a failing dbt test fails again on a retry: no retries there, the other tasks keep theirs
     retries = info["retries"]
