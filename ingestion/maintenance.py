@@ -3,8 +3,9 @@ only past a threshold, so a normal day pays nothing for it.
 
 - OPTIMIZE (bin-packing) when a table holds many more files than its size needs: every daily MERGE adds a few
   small files of changed rows.
-- REORG ... APPLY (PURGE) when many commits wrote deletion vectors since the last purge: each MERGE marks the
-  changed rows' old copies deleted instead of rewriting files, and every scan then reads and drops them.
+- REORG ... APPLY (PURGE) when many commits added deletion vectors since the last purge or compaction: each
+  MERGE marks the changed rows' old copies deleted instead of rewriting files, and every scan then reads and
+  drops them.
 - VACUUM when the last one is older than the retention: files no longer referenced (replaced by OPTIMIZE, a
   MERGE or a full refresh) and change-data files older than the retention are removed. The retention (7 days,
   IMDB_VACUUM_RETAIN_HOURS) is longer than the gap between two daily runs, so the KPI's change-feed reading
@@ -16,6 +17,7 @@ Runs as the DAG's `maintain` task after publish, or `python -m ingestion maintai
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import math
 import os
@@ -62,17 +64,18 @@ def plan(spark: Session, table: str, now: dt.datetime) -> list[Action]:
     ideal = max(1, math.ceil(size / TARGET_FILE_BYTES))
     history = spark.query(f"describe history {table} limit 200")
     actions = []
-    if files > 2 * ideal + 16:
-        actions.append(Action(table, "OPTIMIZE", f"{files} files where {ideal} would hold its {size >> 20} MB"))
     since_purge = 0
     for row in history:
         operation = row[4]
-        if operation == "REORG" or "CREATE" in operation or "REPLACE" in operation:
-            break
-        if operation in ("MERGE", "DELETE", "UPDATE"):
+        if operation in ("REORG", "OPTIMIZE") or "CREATE" in operation or "REPLACE" in operation:
+            break  # (OPTIMIZE rewrites the files whose rows are largely deleted, too)
+        metrics = json.loads(row[12] or "{}")  # operationMetrics
+        if any("DeletionVector" in k and "Removed" not in k and int(v or 0) > 0 for k, v in metrics.items()):
             since_purge += 1
-    if since_purge >= _purge_after():
-        actions.append(Action(table, "PURGE", f"{since_purge} commits with deletion vectors since the last purge"))
+    if since_purge >= _purge_after():  # first: the purge rewrites files, the compaction then packs them
+        actions.append(Action(table, "PURGE", f"{since_purge} commits added deletion vectors since the last purge"))
+    if files > 2 * ideal + 16:
+        actions.append(Action(table, "OPTIMIZE", f"{files} files where {ideal} would hold its {size >> 20} MB"))
     last_vacuum = next((row[1] for row in history if str(row[4]).startswith("VACUUM")), None)
     created = history[-1][1] if history else None
     since = last_vacuum or created

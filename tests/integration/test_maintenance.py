@@ -17,13 +17,14 @@ def test_maintenance_compacts_purges_and_vacuums_only_past_thresholds(spark, sch
     d = get("title.ratings")
     land.ensure_tables(spark, [d])
     table = land.landing_table(d)
-    for i in range(20):  # twenty daily appends: twenty small files
-        spark.execute(
-            f"insert into {table} values ('tt{i:07d}', 5.0, {i}, 'h{i}', false, date'2024-01-01', "
-            f"timestamp'2024-01-01 00:00:00', {i})"
+    for i in range(20):  # twenty daily appends of five rows: twenty small files
+        rows = ", ".join(
+            f"('tt{i:04d}{j:03d}', 5.0, {j}, 'h{i}', false, date'2024-01-01', timestamp'2024-01-01 00:00:00', {i})"
+            for j in range(5)
         )
-    for i in range(3):  # three MERGE-like commits that leave deletion vectors behind
-        spark.execute(f"update {table} set numVotes = numVotes + 1 where tconst = 'tt{i:07d}'")
+        spark.execute(f"insert into {table} values {rows}")
+    for i in range(3):  # three commits that change one row of a file: deletion vectors, not rewrites
+        spark.execute(f"update {table} set numVotes = numVotes + 1 where tconst = 'tt{i:04d}001'")
     before = sorted(spark.query(f"select * from {table}"))
     monkeypatch.setenv("IMDB_PURGE_AFTER_COMMITS", "3")
     today = dt.datetime.now(dt.UTC).replace(tzinfo=None)
