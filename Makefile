@@ -8,6 +8,8 @@
 #   FULL_REFRESH   true to rebuild every dbt model in `make pipeline`                          (default false)
 #   SCALE          synthetic data scale for `make bench` (1.0 ~ the full 2026 IMDb)          (default 0.1)
 #   PYTEST_ARGS    extra arguments for `make test`, e.g. PYTEST_ARGS="-k landing -x"
+#   CLEAN_CACHE    1 to let `make clean` remove the download cache (DATA_DIR/cache) too      (default: kept)
+#   YES            1 to let `make clean` remove DATA_DIR without asking
 .DEFAULT_GOAL := help
 SHELL := /bin/bash
 
@@ -23,10 +25,11 @@ export DBT_PROJECT_DIR := $(CURDIR)/dbt_imdb
 export DBT_SEND_ANONYMOUS_USAGE_STATS := False
 export DO_NOT_TRACK := 1
 
-.PHONY: help setup up down status test lint docs dbt-build run pipeline airflow api bench bench-api
+.PHONY: help setup up down status test test-unit lint docs dbt-build run pipeline airflow api bench bench-api \
+	schedule-on schedule-off lock-check clean
 
 help: ## list the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 setup: ## install what is missing (OS packages as root, .venv from requirements.lock, .env, Delta jars); idempotent
 	@services/setup.sh
@@ -45,8 +48,14 @@ run: up ## on a fresh machine: install, start the stack, run the pipeline once o
 pipeline: up ## one daily run of the imdb_pipeline DAG through Airflow and Cosmos: RUN_DATE=… [IMDB_BASE_URL=…]
 	@services/airflow.sh pipeline $(RUN_DATE) "$(IMDB_BASE_URL)" $(FULL_REFRESH)
 
-airflow: up ## the Airflow UI on http://127.0.0.1:8080 (prints the admin password)
+airflow: up ## the Airflow UI on http://127.0.0.1:8080 with scheduler and triggerer (prints the password, schedule state)
 	@services/airflow.sh start
+
+schedule-on: up ## switch imdb_pipeline's daily schedule on: each day downloads the real IMDb files (~1.3 GB)
+	@services/airflow.sh schedule-on
+
+schedule-off: up ## switch imdb_pipeline's daily schedule off (the DAG is paused)
+	@services/airflow.sh schedule-off
 
 api: up ## the API on http://127.0.0.1:8008 (OpenAPI docs at /docs)
 	@services/api.sh start
@@ -65,8 +74,18 @@ status: ## name each service, its pid, address and log file
 	@services/airflow.sh status || true
 	@services/postgres.sh status || true
 
-test: setup ## the whole test suite against real services (starts what it needs)
+test: ## the whole test suite against real services (starts what it needs; installs Chromium for screenshots)
+	@services/setup.sh --tests
 	@$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+test-unit: setup ## the tests that need no service, in seconds (tests/unit)
+	@$(VENV)/bin/pytest tests/unit $(PYTEST_ARGS)
+
+lock-check: setup ## show that requirements.lock resolves for Python 3.11, 3.12 and 3.13
+	@services/lock-check.sh
+
+clean: ## stop the stack, then remove DATA_DIR after asking; keeps the download cache unless CLEAN_CACHE=1
+	@services/clean.sh
 
 lint: setup ## ruff (lint + format check) and sqlfluff on the dbt models
 	@$(VENV)/bin/ruff check .

@@ -29,6 +29,8 @@ import time
 import uuid
 from pathlib import Path
 
+import chart  # bench/chart.py, beside this script
+
 from ingestion import config, land, maintenance, publish, synth, thrift
 from ingestion.datasets import DATASETS
 from ingestion.thrift import session
@@ -336,6 +338,7 @@ def write(report: dict) -> None:
     (RESULTS / f"{name}.json").write_text(json.dumps(report, indent=2) + "\n")
     header = (
         "# Benchmarks\n\nProduced by `make bench SCALE=…` (bench/run.py); see its docstring for what is measured.\n\n"
+        "![Stage times beside the DuckDB and gzip baselines](bench/results/stages.png)\n\n"
     )
     sections: dict[str, str] = {}
     if BENCHMARKS.is_file():
@@ -351,6 +354,7 @@ def write(report: dict) -> None:
         return (float(title.split()[1].rstrip(",")), title)
 
     BENCHMARKS.write_text(header + "\n".join(body for _, body in sorted(sections.items(), key=order)))
+    chart.render(RESULTS, RESULTS / "stages.png")  # every scale measured so far, this one included
 
 
 def main() -> int:

@@ -1,8 +1,8 @@
 """Builds the bundled sample that `make run` lands without any network: a small synthetic snapshot (scale
-0.001) merged with the real IMDb excerpts of ../shared/imdb-real-samples/heads-2024 (real rows win on a key
+0.001) merged with the real IMDb excerpts of tests/data/heads-2024 (real rows win on a key
 clash), as day1, and its next day (1% change) as day2. Written once into sample_data/ and committed.
 
-    python -m ingestion.sample [--out sample_data] [--samples ../shared/imdb-real-samples]
+    python -m ingestion.sample [--out sample_data] [--samples tests/data]
 """
 
 from __future__ import annotations
@@ -52,6 +52,6 @@ def build(out: Path, samples: Path) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(prog="python -m ingestion.sample", description=__doc__)
     parser.add_argument("--out", type=Path, default=SAMPLE_DIR)
-    parser.add_argument("--samples", type=Path, default=REPO_ROOT.parent / "shared" / "imdb-real-samples")
+    parser.add_argument("--samples", type=Path, default=REPO_ROOT / "tests" / "data")
     args = parser.parse_args()
     build(args.out, args.samples)

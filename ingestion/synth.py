@@ -7,7 +7,7 @@ reads a snapshot and writes the following day's full snapshot, with every kind o
 dbt models must cope with (changed ratings, new and removed titles, renamed people, a titleType flip, a
 principal pointing to another person).
 
-The format follows the real files (see /work/shared/imdb-real-samples): UTF-8, LF, one header line, tabs,
+The format follows the real files (see tests/data/heads-2024): UTF-8, LF, one header line, tabs,
 `\\N` for null, never any quoting, so a raw `"` can sit anywhere in a field. Like IMDb, rows are sorted by
 key *as text* (the real title.basics ends with tt9916880: "tt10001008" sorts before "tt1000101"), principals
 by tconst then ordering 1..n. Like IMDb, an absent primaryProfession is an empty field rather than `\\N`.

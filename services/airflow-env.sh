@@ -11,11 +11,15 @@ export AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT=60
 export AIRFLOW__CORE__AUTH_MANAGER=airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager
 export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="admin:admin"
 export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE="$AIRFLOW_HOME/simple_auth_manager_passwords.json.generated"
-export AIRFLOW__API__HOST=127.0.0.1
+# The UI's bind address: loopback, unless told (a container publishes it with AIRFLOW_HOST=0.0.0.0).
+export AIRFLOW__API__HOST="${AIRFLOW_HOST:-127.0.0.1}"
 export AIRFLOW__API__PORT="${AIRFLOW_PORT:-8080}"
 export AIRFLOW__API__BASE_URL="http://127.0.0.1:${AIRFLOW_PORT:-8080}"
 export AIRFLOW__CORE__EXECUTION_API_SERVER_URL="http://127.0.0.1:${AIRFLOW_PORT:-8080}/execution/"
 export AIRFLOW__LOGGING__BASE_LOG_FOLDER="$LOG_DIR/airflow"
+# task logs may quote connection strings: readable by their owner only
+export AIRFLOW__LOGGING__FILE_TASK_HANDLER_NEW_FILE_PERMISSIONS=0o600
+export AIRFLOW__LOGGING__FILE_TASK_HANDLER_NEW_FOLDER_PERMISSIONS=0o700
 export AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK=False
 export AIRFLOW__COSMOS__ENABLE_TELEMETRY=False
 export DBT_SEND_ANONYMOUS_USAGE_STATS=False DO_NOT_TRACK=1
@@ -29,5 +33,5 @@ if [ ! -f "$AIRFLOW_HOME/secrets.env" ]; then
 fi
 . "$AIRFLOW_HOME/secrets.env"
 if [ -z "${AIRFLOW__DATABASE__SQL_ALCHEMY_CONN:-}" ]; then
-  export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="postgresql+psycopg2://${PG_WRITER_USER:-imdb_writer}:${PG_WRITER_PASSWORD}@127.0.0.1:${PG_PORT:-5433}/airflow"
+  export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="postgresql+psycopg2://${PG_WRITER_USER:-imdb_writer}:${PG_WRITER_PASSWORD:?PG_WRITER_PASSWORD is not set (make setup writes it to .env)}@${PG_HOST:-127.0.0.1}:${PG_PORT:-5433}/airflow"
 fi

@@ -34,5 +34,6 @@ case "${1:-}" in
   start) start ;;
   stop) stop_pid api "$PIDFILE" ;;
   status) status ;;
-  *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+  run) cd "$REPO_ROOT"; exec uvicorn api.main:app --host "$HOST" --port "$PORT" --workers 1 ;;  # foreground, for containers
+  *) echo "usage: $0 start|stop|status|run" >&2; exit 2 ;;
 esac

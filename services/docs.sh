@@ -12,7 +12,12 @@ start() {
   if pid_alive "$PIDFILE"; then log "dbt-docs: already running (pid $(cat "$PIDFILE")) on http://$HOST:$PORT"; return 0; fi
   port_open "$HOST" "$PORT" && die "port $HOST:$PORT is taken by another process (not ours); set DOCS_PORT"
   log "dbt-docs: generating (log $LOGFILE)"
-  (cd "$REPO_ROOT" && dbt docs generate >"$LOGFILE" 2>&1) || die "dbt docs generate failed; see $LOGFILE"
+  if ! (cd "$REPO_ROOT" && dbt docs generate >"$LOGFILE" 2>&1); then
+    # Compiling some tests queries the models' tables: before the first pipeline run they do not exist yet.
+    grep -q TABLE_OR_VIEW_NOT_FOUND "$LOGFILE" || die "dbt docs generate failed; see $LOGFILE"
+    log "dbt-docs: no models built yet (make pipeline builds them): docs without compiled SQL for now"
+    (cd "$REPO_ROOT" && dbt docs generate --no-compile >>"$LOGFILE" 2>&1) || die "dbt docs generate failed; see $LOGFILE"
+  fi
   cd "$REPO_ROOT/dbt_imdb"
   nohup dbt docs serve --host "$HOST" --port "$PORT" --no-browser >>"$LOGFILE" 2>&1 </dev/null &
   echo $! >"$PIDFILE"  # dbt's own pid, so `stop` ends the server itself

@@ -39,8 +39,28 @@ pg_base() {
 BASE="$(pg_base)"
 PGDATA="$BASE/data"
 SOCK_DIR="$BASE/socket"
+# The superuser's password, generated once, readable by the cluster's owner only: the local socket asks for a
+# password like TCP does, so no other local user gets in as a database role it does not know the password of.
+PASSFILE="$BASE/superuser.pgpass"
 
-psql_admin() { as_pg "$PG_BIN/psql" -h "$SOCK_DIR" -p "$PG_PORT" -v ON_ERROR_STOP=1 -qtA "$@"; }
+psql_admin() { as_pg env PGPASSFILE="$PASSFILE" "$PG_BIN/psql" -h "$SOCK_DIR" -p "$PG_PORT" -v ON_ERROR_STOP=1 -qtA "$@"; }
+
+ensure_passfile() {
+  as_pg test -s "$PASSFILE" && return 0
+  # shellcheck disable=SC2016
+  as_pg sh -c 'umask 077; printf "*:*:*:postgres:%s\n" "$1" >"$2"' _ "$(openssl rand -hex 16)" "$PASSFILE"
+}
+
+# Clusters made before local connections needed a password (peer, or trust when not run as root): give the
+# superuser its password while the old rule still lets us in, then ask for passwords on the socket too.
+require_local_password() {
+  as_pg grep -Eq '^local[[:space:]]+.*[[:space:]](trust|peer)[[:space:]]*$' "$PGDATA/pg_hba.conf" || return 0
+  log "postgres: local socket connections now need a password (was trust/peer)"
+  as_pg "$PG_BIN/psql" -h "$SOCK_DIR" -p "$PG_PORT" -U postgres -d postgres -v ON_ERROR_STOP=1 -qtA \
+    -c "alter role postgres password '$(as_pg cut -d: -f5 "$PASSFILE")'" >/dev/null
+  as_pg sed -i -E 's/^(local[[:space:]].*[[:space:]])(trust|peer)[[:space:]]*$/\1scram-sha-256/' "$PGDATA/pg_hba.conf"
+  as_pg "$PG_BIN/pg_ctl" -D "$PGDATA" reload >/dev/null
+}
 
 require_passwords() {
   [ -n "${PG_WRITER_PASSWORD:-}" ] && [ -n "${PG_READER_PASSWORD:-}" ] || die "PG_WRITER_PASSWORD and PG_READER_PASSWORD must be set (make setup writes them to .env from .env.example)"
@@ -55,21 +75,29 @@ start() {
     log "postgres: already running on $PG_HOST:$PG_PORT ($PGDATA)"
   else
     port_open "$PG_HOST" "$PG_PORT" && die "port $PG_HOST:$PG_PORT is taken by another process (not ours); stop it or set PG_PORT"
+    ensure_passfile
     if [ ! -f "$PGDATA/PG_VERSION" ]; then
       log "postgres: initdb $PGDATA"
       as_pg mkdir -p "$PGDATA" "$SOCK_DIR"
-      as_pg "$PG_BIN/initdb" -D "$PGDATA" -U postgres --auth-local=peer --auth-host=scram-sha-256 -E UTF8 --locale=C.UTF-8 >"$LOG_DIR/postgres-initdb.log" 2>&1 \
-        || as_pg "$PG_BIN/initdb" -D "$PGDATA" -U postgres --auth-local=trust --auth-host=scram-sha-256 -E UTF8 --locale=C >>"$LOG_DIR/postgres-initdb.log" 2>&1 \
-        || die "initdb failed; see $LOG_DIR/postgres-initdb.log"
-      if [ "$(id -u)" != 0 ]; then sed -i 's/^local\(.*\)peer$/local\1trust/' "$PGDATA/pg_hba.conf"; fi
+      local pwfile="$BASE/.initdb-pw" auth=(--auth-local=scram-sha-256 --auth-host=scram-sha-256)
+      # shellcheck disable=SC2016
+      as_pg sh -c 'umask 077; cut -d: -f5 "$1" >"$2"' _ "$PASSFILE" "$pwfile"
+      as_pg "$PG_BIN/initdb" -D "$PGDATA" -U postgres --pwfile="$pwfile" "${auth[@]}" -E UTF8 --locale=C.UTF-8 >"$LOG_DIR/postgres-initdb.log" 2>&1 \
+        || as_pg "$PG_BIN/initdb" -D "$PGDATA" -U postgres --pwfile="$pwfile" "${auth[@]}" -E UTF8 --locale=C >>"$LOG_DIR/postgres-initdb.log" 2>&1 \
+        || { as_pg rm -f "$pwfile"; die "initdb failed; see $LOG_DIR/postgres-initdb.log"; }
+      as_pg rm -f "$pwfile"
     fi
-    touch "$LOGFILE"; [ "$(id -u)" = 0 ] && chown postgres: "$LOGFILE"
+    # the log may quote statements (and so passwords): private, like the socket's directory
+    (umask 077; touch "$LOGFILE"); chmod 600 "$LOGFILE"; [ "$(id -u)" = 0 ] && chown postgres: "$LOGFILE"
     as_pg mkdir -p "$SOCK_DIR"
+    as_pg chmod 700 "$BASE" "$SOCK_DIR"
     as_pg "$PG_BIN/pg_ctl" -D "$PGDATA" -l "$LOGFILE" -w -t 60 start \
       -o "-h $PG_HOST -p $PG_PORT -k $SOCK_DIR -c shared_buffers=512MB -c max_connections=200 -c fsync=on" >/dev/null \
       || die "postgres did not start; see $LOGFILE"
     log "postgres: running on $PG_HOST:$PG_PORT ($PGDATA)"
   fi
+  ensure_passfile
+  require_local_password
   bootstrap
 }
 

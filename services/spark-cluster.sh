@@ -11,6 +11,8 @@ MASTER_UI="${SPARK_MASTER_WEBUI_PORT:-8090}"
 WORKER_UI="${SPARK_WORKER_WEBUI_PORT:-8091}"
 WORKER_CORES="${SPARK_WORKER_CORES:-2}"
 WORKER_MEMORY="${SPARK_WORKER_MEMORY:-8g}"
+# the daemons' web UIs and the executors the worker launches bind here too (Spark's default is every interface)
+export SPARK_LOCAL_IP="${SPARK_LOCAL_IP:-$HOST}"
 MASTER_PID="$RUN_DIR/spark-master.pid"
 WORKER_PID="$RUN_DIR/spark-worker.pid"
 

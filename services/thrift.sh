@@ -6,6 +6,12 @@
 HOST="${THRIFT_HOST:-127.0.0.1}"
 PORT="${THRIFT_PORT:-10000}"
 MASTER="${SPARK_MASTER:-local[*]}"
+UI_PORT="${SPARK_UI_PORT:-4040}"
+# Every listener on loopback: the driver's RPC and block manager bind to SPARK_DRIVER_HOST, the web UI to
+# SPARK_LOCAL_IP (Spark's own default for both is a non-loopback address or 0.0.0.0). In cluster mode with
+# executors on other machines, set SPARK_DRIVER_HOST to this host's address that they can reach.
+DRIVER_HOST="${SPARK_DRIVER_HOST:-127.0.0.1}"
+export SPARK_LOCAL_IP="${SPARK_LOCAL_IP:-127.0.0.1}"
 DELTA_VERSION="4.0.1"
 DELTA_PACKAGE="io.delta:delta-spark_2.13:$DELTA_VERSION"
 # Spark 4.0 no longer ships hive-llap-common, yet Hive's FunctionRegistry needs LlapSigner when it loads: without
@@ -73,12 +79,17 @@ start() {
     --conf "spark.hadoop.javax.jdo.option.ConnectionURL=jdbc:derby:;databaseName=$DATA_DIR/metastore_db;create=true"
     --conf "spark.driver.extraJavaOptions=-Dderby.system.home=$DATA_DIR -Djava.io.tmpdir=$DATA_DIR/spark-tmp"
     --conf "spark.local.dir=$DATA_DIR/spark-tmp"
-    --conf "spark.jars.ivy=$IVY_DIR")
+    --conf "spark.jars.ivy=$IVY_DIR"
+    --conf "spark.driver.host=$DRIVER_HOST" --conf "spark.driver.bindAddress=$DRIVER_HOST"
+    --conf "spark.ui.port=$UI_PORT")
   # On a cluster the executors do the work: give them memory (the driver's 10 GB is for local mode).
   case "$MASTER" in local*) ;; *) cmd+=(--conf "spark.executor.memory=${SPARK_EXECUTOR_MEMORY:-6g}") ;; esac
   # shellcheck disable=SC2206
   cmd+=(${SPARK_SUBMIT_OPTS_EXTRA:-})
   cmd+=(spark-internal --hiveconf "hive.server2.thrift.bind.host=$HOST" --hiveconf "hive.server2.thrift.port=$PORT")
+  # THRIFT_HIVECONF: more HiveServer2 settings, "key=value key=value" (e.g. LDAP authentication, see README)
+  local kv
+  for kv in ${THRIFT_HIVECONF:-}; do cmd+=(--hiveconf "$kv"); done
   if [ -n "${THRIFT_FOREGROUND:-}" ]; then exec "${cmd[@]}"; fi
   nohup "${cmd[@]}" >"$LOGFILE" 2>&1 </dev/null &
   echo $! >"$PIDFILE"
@@ -87,7 +98,7 @@ start() {
     pid_alive "$PIDFILE" || die "spark-thrift exited while starting; last lines of $LOGFILE:
 $(tail -n 20 "$LOGFILE")"
     if port_open "$HOST" "$PORT" && answers; then
-      log "spark-thrift: answering on $HOST:$PORT after $((SECONDS - t0)) s (pid $(cat "$PIDFILE"))"
+      log "spark-thrift: answering on $HOST:$PORT after $((SECONDS - t0)) s (pid $(cat "$PIDFILE")); Spark UI $(ui_url)"
       return 0
     fi
     sleep 1
@@ -95,9 +106,16 @@ $(tail -n 20 "$LOGFILE")"
   die "spark-thrift did not answer on $HOST:$PORT within 180 s; see $LOGFILE"
 }
 
+# ui_url: where the Spark UI listens (Spark takes the next port when SPARK_UI_PORT is taken and logs it).
+ui_url() {
+  local port
+  port="$(grep -ao "started service 'SparkUI' on port [0-9]*" "$LOGFILE" 2>/dev/null | tail -n 1 | grep -o '[0-9]*$')"
+  echo "http://$SPARK_LOCAL_IP:${port:-$UI_PORT}"
+}
+
 status() {
   if pid_alive "$PIDFILE"; then
-    if answers; then echo "spark-thrift  running  pid $(cat "$PIDFILE")  $HOST:$PORT  $LOGFILE"
+    if answers; then echo "spark-thrift  running  pid $(cat "$PIDFILE")  $HOST:$PORT  $LOGFILE  (Spark UI $(ui_url))"
     else echo "spark-thrift  starting/unresponsive  pid $(cat "$PIDFILE")  $HOST:$PORT  $LOGFILE"; fi
   else echo "spark-thrift  stopped   -  $HOST:$PORT  $LOGFILE"; return 3; fi
 }
@@ -108,5 +126,6 @@ case "${1:-}" in
   status) status ;;
   resolve) resolve ;;
   run) THRIFT_FOREGROUND=1 start ;;  # foreground, for containers
+  check) answers ;;                  # exit 0 when it answers a query (the container healthcheck)
   *) echo "usage: $0 start|stop|status|resolve" >&2; exit 2 ;;
 esac

@@ -10,6 +10,7 @@ cat <<MSG
   API          http://127.0.0.1:${API_PORT:-8008}/docs
   Airflow UI   http://127.0.0.1:${AIRFLOW_PORT:-8080}   user admin, password $PASSWORD
   dbt docs     http://127.0.0.1:${DOCS_PORT:-8081}
+  Spark UI     http://127.0.0.1:${SPARK_UI_PORT:-4040}   (each statement's jobs and stages)
 
   Try:
     curl 'http://127.0.0.1:${API_PORT:-8008}/top_actor_actress?role=actress&limit=5'
@@ -18,5 +19,5 @@ cat <<MSG
     make pipeline RUN_DATE=$(date -u -d "$RUN_DATE + 1 day" +%F) IMDB_BASE_URL=file://$REPO_ROOT/sample_data/day2/   # the next day, incrementally
     source .venv/bin/activate && dbt build --select +actor_actress_kpis
 
-  make status   what runs where;   make down   stop it all
+  make status   what runs where;   make down   stop it all;   make clean   start over
 MSG

@@ -20,7 +20,8 @@ import pytest
 
 from ingestion.config import REPO_ROOT, database_url
 
-SAMPLES = Path(os.environ.get("IMDB_SAMPLES_DIR", REPO_ROOT.parent / "shared" / "imdb-real-samples"))
+# Real IMDb excerpts, committed with the tests (see tests/data/README.md for their terms).
+SAMPLES = Path(__file__).resolve().parent / "data"
 ARTIFACTS = REPO_ROOT / "test-artifacts"
 
 
@@ -132,9 +133,7 @@ def gz_samples(tmp_path: Path) -> Path:
     """The real IMDb excerpts (heads-2024) gzipped on the fly, as IMDb serves them."""
     excerpts = sorted((SAMPLES / "heads-2024").glob("*.tsv"))
     if not excerpts:  # an empty directory would only show up later as a puzzling KPI mismatch
-        pytest.fail(
-            f"no IMDb excerpts in {SAMPLES / 'heads-2024'}: put ../shared beside the clone or set IMDB_SAMPLES_DIR"
-        )
+        pytest.fail(f"no IMDb excerpts in {SAMPLES / 'heads-2024'} (they are committed with the tests)")
     out = tmp_path / "heads-2024"
     out.mkdir()
     for tsv in excerpts:

@@ -7,12 +7,14 @@ from the manifest (`dbt parse` writes it; LoadMode.DBT_MANIFEST), so the file im
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 from pathlib import Path
 
 from airflow.sdk import Param, TriggerRule, dag, get_current_context, task
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import ExecutionMode, LoadMode, TestBehavior
+from cosmos.operators.local import DbtSourceLocalOperator
 
 from ingestion import orchestration
 
@@ -33,9 +35,65 @@ render_config = RenderConfig(
 )
 
 
+def _minutes(variable: str, default: float) -> dt.timedelta:
+    """A task deadline from the environment, in minutes."""
+    return dt.timedelta(minutes=float(os.environ.get(variable) or default))
+
+
+# Deadlines sized for the full IMDb (scale 1.0) on 2 cores with margin: a landing took ~30 min there, a dbt
+# model up to ~10 min, publish under a minute. A task past its deadline fails, naming itself, instead of
+# holding the run (and, with one active run, every later day) forever.
+TIMEOUTS = {
+    "download": _minutes("IMDB_DOWNLOAD_TIMEOUT_MINUTES", 60),  # ~1.3 GB from datasets.imdbws.com
+    "land": _minutes("IMDB_LAND_TIMEOUT_MINUTES", 120),
+    "maintain": _minutes("IMDB_MAINTAIN_TIMEOUT_MINUTES", 120),  # OPTIMIZE/VACUUM may rewrite a whole table
+    "dbt": _minutes("IMDB_DBT_TIMEOUT_MINUTES", 45),  # each model's run and each model's tests
+    "other": _minutes("IMDB_TASK_TIMEOUT_MINUTES", 30),  # publish, record_status, source_freshness
+}
+
+
+def _shown(task: str) -> str:
+    return f"{TIMEOUTS[task].total_seconds() / 60:g} min"
+
+
+# Shown on the DAG's page in the UI ("Dag Docs"); its renderer sets inline code as blocks, so plain text here.
+DOC_MD = f"""
+### imdb_pipeline: one day of IMDb, from the published files to the API
+
+- **download**: title.basics, title.ratings, title.principals and name.basics (gzipped TSV) into
+  DATA_DIR/cache/RUN_DATE/, once per run date. Deadline {_shown("download")}.
+- **land**: one Delta MERGE per file into the landing tables; malformed lines go to landing.rejects.
+  Deadline {_shown("land")}.
+- **dbt**: one group per model, its run then its tests (tests are not retried): the cleansed star schema and
+  aggregated.actor_actress_kpis, incremental. Deadline {_shown("dbt")} per task.
+- **source_freshness**: dbt source freshness on the landing tables (_loaded_at): warns in its log after
+  2 days without a change, turns red after 7, and never stops the run. Deadline {_shown("other")}.
+- **publish**: the KPIs and the run's status into PostgreSQL, swapped in atomically. Deadline {_shown("other")}.
+- **maintain**: compaction, purges and VACUUM of the Delta tables past their thresholds.
+  Deadline {_shown("maintain")}.
+- **record_status**: runs whatever happened upstream, marks what never ran as skipped, fails the run when a
+  stage failed. The API serves it at /etl_pipeline_status?date=YYYY-MM-DD.
+
+**Params** (Trigger, with config): **run_date** (a date; empty = the run's logical date), **base_url** (empty =
+IMDB_BASE_URL, else https://datasets.imdbws.com/), **full_refresh** (rebuild every dbt model).
+
+**Schedule**: daily at 00:00 UTC, no catch-up, one run at a time. The DAG starts paused: switch the schedule on
+with the toggle above or *make schedule-on*. A scheduled day downloads the real IMDb files (~1.3 GB) from
+IMDB_BASE_URL (default https://datasets.imdbws.com/).
+
+**Deadlines** (minutes, read when the DAG is parsed): IMDB_DOWNLOAD_TIMEOUT_MINUTES, IMDB_LAND_TIMEOUT_MINUTES,
+IMDB_DBT_TIMEOUT_MINUTES, IMDB_MAINTAIN_TIMEOUT_MINUTES, and IMDB_TASK_TIMEOUT_MINUTES for the rest.
+Logs: DATA_DIR/logs/airflow/.
+"""
+
+
 def _run_date() -> dt.date:
     context = get_current_context()
     return orchestration.resolve_run_date(context["params"].get("run_date"), context.get("logical_date"))
+
+
+def _warn_stale(context: dict) -> None:
+    logging.getLogger(__name__).warning("landing tables unchanged for longer than expected: %s", context["test_names"])
 
 
 @dag(
@@ -45,24 +103,29 @@ def _run_date() -> dt.date:
     start_date=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
     catchup=False,
     max_active_runs=1,  # the KPI's change-feed bookkeeping assumes one run at a time
+    doc_md=DOC_MD,
     default_args={
         "retries": int(os.environ.get("IMDB_TASK_RETRIES", "2")),
         "retry_delay": dt.timedelta(minutes=2),
         "retry_exponential_backoff": True,
+        "execution_timeout": TIMEOUTS["other"],
     },
     params={
-        "run_date": Param(None, type=["null", "string"], description="YYYY-MM-DD; default: the logical date"),
+        # format "date": the trigger form shows a date picker, and anything but YYYY-MM-DD is refused
+        "run_date": Param(
+            None, type=["null", "string"], format="date", description="YYYY-MM-DD; default: the logical date"
+        ),
         "base_url": Param(None, type=["null", "string"], description="default: IMDB_BASE_URL or IMDb"),
         "full_refresh": Param(False, type="boolean", description="rebuild every dbt model from landing"),
     },
     tags=["imdb"],
 )
 def imdb_pipeline():
-    @task
+    @task(execution_timeout=TIMEOUTS["download"])
     def download(**context) -> int:
         return orchestration.download(_run_date(), context["params"].get("base_url"), context["run_id"])
 
-    @task
+    @task(execution_timeout=TIMEOUTS["land"])
     def land(files: int, **context) -> list[dict]:
         return orchestration.land_cached(_run_date(), context["run_id"])
 
@@ -78,14 +141,29 @@ def imdb_pipeline():
             "pre_execute": orchestration.take_lease,  # one run at a time: fails naming the run that holds it
             "on_success_callback": orchestration.on_model_success,
             "on_failure_callback": orchestration.on_model_failure,
+            "execution_timeout": TIMEOUTS["dbt"],
         },
+    )
+    # A failing dbt test fails the same way on a retry: fail now instead of minutes of retry delays.
+    for dbt_task in dbt.iter_tasks():
+        if dbt_task.task_id.endswith(".test"):
+            dbt_task.retries = 0
+
+    # Warns (in its log) when a landing table has not changed for days; staleness never stops the run.
+    source_freshness = DbtSourceLocalOperator(
+        task_id="source_freshness",
+        project_dir=DBT_PROJECT,
+        profile_config=profile_config,
+        dbt_executable_path=DBT_EXECUTABLE,
+        install_deps=False,
+        on_warning_callback=_warn_stale,
     )
 
     @task
     def publish(**context) -> str:
         return orchestration.publish(_run_date(), context["run_id"])
 
-    @task
+    @task(execution_timeout=TIMEOUTS["maintain"])
     def maintain(**context) -> list[str]:
         return orchestration.maintain(context["run_id"])
 
@@ -95,7 +173,9 @@ def imdb_pipeline():
 
     landed = land(download())
     published = publish()
-    landed >> dbt >> published >> maintain() >> record_status()
+    status = record_status()
+    landed >> dbt >> published >> maintain() >> status
+    landed >> source_freshness >> status
 
 
 imdb_pipeline()

@@ -5,10 +5,12 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import re
 import shutil
 import subprocess
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 from conftest import REPO_ROOT, chromium_session, free_port
@@ -42,7 +44,7 @@ print(json.dumps({"errors": {k: str(v) for k, v in bag.import_errors.items()}, "
   "tasks": {t.task_id: sorted(t.upstream_task_ids) for t in dag.tasks},
   "schedule": str(dag.schedule), "catchup": dag.catchup}))
 """
-    env = airflow_env()
+    env = airflow_env(IMDB_TASK_RETRIES="2")
     prepared = subprocess.run(
         [str(REPO_ROOT / "services/airflow.sh"), "prepare"], env=env, capture_output=True, text=True
     )
@@ -64,8 +66,47 @@ print(json.dumps({"errors": {k: str(v) for k, v in bag.import_errors.items()}, "
     assert tasks["land"] == ["download"]
     assert tasks["publish"] == ["dbt.actor_actress_kpis.test"]
     assert tasks["maintain"] == ["publish"]
-    assert tasks["record_status"] == ["maintain"]
+    assert tasks["source_freshness"] == ["land"]
+    assert tasks["record_status"] == ["maintain", "source_freshness"]
     print(f"DagBag import of imdb_pipeline: {info['seconds']:.1f} s")
+
+
+DAG_DETAILS = """
+import json
+try:
+    from airflow.dag_processing.dagbag import DagBag  # Airflow >= 3.2
+except ImportError:
+    from airflow.models.dagbag import DagBag
+dag = DagBag(include_examples=False).get_dag("imdb_pipeline")
+print(json.dumps({"doc_md": dag.doc_md, "run_date": dag.params.get_param("run_date").schema,
+  "timeouts": {t.task_id: t.execution_timeout and t.execution_timeout.total_seconds() for t in dag.tasks},
+  "retries": {t.task_id: t.retries for t in dag.tasks}}))
+"""
+
+
+def dag_details(**extra: str) -> dict:
+    env = airflow_env(IMDB_TASK_RETRIES="2", **extra)
+    result = subprocess.run([str(REPO_ROOT / ".venv/bin/python"), "-c", DAG_DETAILS], env=env, capture_output=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.decode().strip().splitlines()[-1])
+
+
+def test_dag_documents_itself_takes_a_date_and_puts_a_deadline_on_every_task(postgres_server):
+    info = dag_details()
+    assert "make schedule-on" in info["doc_md"] and "https://datasets.imdbws.com/" in info["doc_md"]
+    assert info["run_date"]["format"] == "date"  # a date picker in the trigger form, YYYY-MM-DD enforced
+    timeouts = info["timeouts"]
+    assert all(seconds for seconds in timeouts.values()), timeouts
+    # sized for the full IMDb: a landing took ~30 min there, a dbt model up to ~10 min
+    assert timeouts["land"] >= 60 * 60 and timeouts["maintain"] >= 60 * 60 and timeouts["download"] >= 30 * 60
+    assert min(s for t, s in timeouts.items() if t.startswith("dbt.")) >= 20 * 60
+    # a failing dbt test fails again on a retry: no retries there, the other tasks keep theirs
+    retries = info["retries"]
+    assert {r for t, r in retries.items() if t.endswith(".test")} == {0}
+    assert retries["land"] == retries["dbt.dim_title.run"] == 2
+
+    overridden = dag_details(IMDB_LAND_TIMEOUT_MINUTES="7", IMDB_DBT_TIMEOUT_MINUTES="3")["timeouts"]
+    assert overridden["land"] == 7 * 60 and overridden["dbt.actor_actress_kpis.run"] == 3 * 60
 
 
 def run_pipeline(run_date: str, base_url: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -92,6 +133,13 @@ def test_a_daily_run_through_airflow_lands_builds_publishes_and_reports(schema_p
     env = {"IMDB_SCHEMA_PREFIX": schema_prefix, "DATABASE_URL": writer_url}
     result = run_pipeline("2031-01-15", SAMPLE_DAY1.as_uri() + "/", env)
     assert result.returncode == 0, result.stderr[-4000:]
+    # each task printed as it finished (task, state, seconds), then a summary table
+    finished = re.findall(r"^  (\S+)\s+(\w+)\s+(\d+\.\d) s$", result.stdout, re.M)
+    assert {task for task, state, _ in finished if state == "success"} >= {
+        "download", "land", "source_freshness", "publish", "record_status", *(f"dbt.{m}.run" for m in MODELS)
+    }  # fmt: skip
+    assert result.stdout.index("record_status") < result.stdout.index("imdb_pipeline run")
+    assert re.search(r"│ dbt\.actor_actress_kpis\.test\s+│ success", result.stdout)
 
     response = api_get(reader_url, "/etl_pipeline_status?date=2031-01-15")
     assert response.status_code == 200
@@ -124,6 +172,11 @@ def test_a_run_whose_landing_fails_records_failed_and_skipped(schema_prefix, pg_
     result = run_pipeline("2031-02-15", bad.as_uri() + "/", env)
     assert result.returncode != 0
     assert "FAILED" in result.stderr
+    # the failing task named with its error, its last log lines and the file they come from
+    assert re.search(r"^--- land failed: .*AirflowFailException: .*malformed", result.stderr, re.M)
+    log_file = Path(re.search(r"^--- last \d+ lines of (.+/task_id=land/attempt=1\.log):$", result.stderr, re.M)[1])
+    assert "malformed" in log_file.read_text()
+    assert re.search(r"^  land\s+FAILED\s+\d+\.\d s$", result.stdout, re.M)
 
     rows = api_get(reader_url, "/etl_pipeline_status?date=2031-02-15").json()
     status = {(r["stage"], r["table_name"]): r["status"] for r in rows}
@@ -187,6 +240,20 @@ def test_ui_answers_and_the_rest_api_lists_the_dag_tasks(postgres_server, artifa
         for name in ("imdb_pipeline", "download", "land", "publish", "record_status", *MODELS):
             assert name in page, name
         assert shot.is_file() and shot.stat().st_size > 10_000
+
+        # the DAG's documentation (doc_md), opened from its page
+        docs_shot = artifacts_dir / "airflow-imdb_pipeline-docs.png"
+        (docs,) = chromium_session(
+            [
+                ("goto", f"{base}/auth/token/login"),
+                ("goto", f"{base}/dags/imdb_pipeline"),
+                ("click_css", "[data-testid=markdown-button]"),
+                ("text", None),
+            ],
+            screenshot=docs_shot,
+        )
+        assert "make schedule-on" in docs and "source_freshness" in docs and "Deadline" in docs, docs[-2000:]
+        assert docs_shot.is_file() and docs_shot.stat().st_size > 10_000
     finally:
         server.terminate()
         server.wait(timeout=60)

@@ -5,6 +5,7 @@ Runs last (see conftest.pytest_collection_modifyitems): it stops the shared serv
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -33,8 +34,9 @@ def test_up_twice_status_down_leaves_nothing(thrift_server, postgres_server):
     assert "already running" in second.stderr
 
     status = make("status").stdout
-    assert "spark-thrift  running" in status and ":10000" in status
-    assert "postgres      running" in status and ":5433" in status
+    thrift_port, pg_port = os.environ.get("THRIFT_PORT", "10000"), os.environ.get("PG_PORT", "5433")
+    assert "spark-thrift  running" in status and f"127.0.0.1:{thrift_port} " in status
+    assert "postgres      running" in status and f"127.0.0.1:{pg_port} " in status
 
     api = make("api")
     assert api.returncode == 0, api.stderr

@@ -18,24 +18,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from conftest import SAMPLES
 
 from ingestion.download import DownloadError, DownloadResult, download, download_all, meta_path
 
-SAMPLE = Path("/work/shared/imdb-real-samples/heads-2024/title.ratings.tsv")
+SAMPLE = SAMPLES / "heads-2024" / "title.ratings.tsv"
 NAME = "title.ratings.tsv.gz"
 D1 = dt.date(2024, 1, 15)
 D2 = dt.date(2024, 1, 16)
 FAST = {"retries": 3, "backoff": 0.001, "timeout": 5}
 
 
-def _tsv_lines() -> bytes:
-    if SAMPLE.is_file():
-        return SAMPLE.read_bytes()
-    # the shared samples are not everywhere the suite runs; a few real rows keep the test meaningful
-    return b"tconst\taverageRating\tnumVotes\ntt0000001\t5.7\t2106\ntt0000002\t5.6\t283\n"
-
-
-TSV = _tsv_lines()
+TSV = SAMPLE.read_bytes()
 GZ = gzip.compress(TSV, mtime=0)
 
 
