@@ -94,8 +94,7 @@ def park_lease(context: dict[str, Any]) -> None:
 def _model_row(context: dict[str, Any], state: str) -> None:
     """Cosmos callback: one status row per dbt model (its run and tests), success or failed."""
     ti = context["ti"]
-    parts = ti.task_id.split(".")  # dbt.<model>.run / dbt.<model>.test (TestBehavior.AFTER_EACH)
-    model = parts[-2] if len(parts) >= 2 else parts[-1]
+    model = model_of(ti.task_id)
     stage = "aggregated" if model in AGGREGATED_MODELS else "cleansed"
     params = context.get("params") or {}
     run_date = resolve_run_date(params.get("run_date"), context.get("logical_date"))
@@ -113,9 +112,19 @@ def _model_row(context: dict[str, Any], state: str) -> None:
         log.exception("could not record the status of %s", ti.task_id)
 
 
+def model_of(task_id: str) -> str:
+    """The dbt model of a Cosmos task: dbt.<model>_model_build (TestBehavior.BUILD), or dbt.<model>.run/.test."""
+    last = task_id.split(".")[-1]
+    if last.endswith("_build"):
+        return last.removesuffix("_build").removesuffix("_model")
+    parts = task_id.split(".")
+    return parts[-2] if len(parts) >= 2 else last
+
+
 def on_model_success(context: dict[str, Any]) -> None:
     park_lease(context)
-    if context["ti"].task_id.endswith(".test"):  # the model is done once its tests passed
+    task_id = context["ti"].task_id
+    if task_id.endswith(("_build", ".test")):  # the model is done once its tests passed
         _model_row(context, "success")
 
 

@@ -55,16 +55,13 @@ print(json.dumps({"errors": {k: str(v) for k, v in bag.import_errors.items()}, "
     assert info["errors"] == {}
     assert info["schedule"] == "@daily" and info["catchup"] is False
     tasks = info["tasks"]
-    for model in MODELS:  # one run + one test task per model
-        assert f"dbt.{model}.run" in tasks and f"dbt.{model}.test" in tasks
-        assert tasks[f"dbt.{model}.test"] == [f"dbt.{model}.run"]
-    assert len([t for t in tasks if t.startswith("dbt.")]) == 2 * len(MODELS)
-    # the dbt graph: the KPI model runs after every cleansed model passed its tests
-    assert set(tasks["dbt.actor_actress_kpis.run"]) == {f"dbt.{m}.test" for m in MODELS[:-1]}
+    assert sorted(t for t in tasks if t.startswith("dbt.")) == sorted(f"dbt.{m}_model_build" for m in MODELS)
+    # the dbt graph: each model's task builds it and runs its tests; the KPI model after every cleansed one
+    assert set(tasks["dbt.actor_actress_kpis_model_build"]) == {f"dbt.{m}_model_build" for m in MODELS[:-1]}
     for m in MODELS[:-1]:
-        assert tasks[f"dbt.{m}.run"] == ["land"]
+        assert tasks[f"dbt.{m}_model_build"] == ["land"]
     assert tasks["land"] == ["download"]
-    assert tasks["publish"] == ["dbt.actor_actress_kpis.test"]
+    assert tasks["publish"] == ["dbt.actor_actress_kpis_model_build"]
     assert tasks["maintain"] == ["publish"]
     assert tasks["source_freshness"] == ["land"]
     assert tasks["record_status"] == ["maintain", "source_freshness"]
@@ -102,11 +99,11 @@ def test_dag_documents_itself_takes_a_date_and_puts_a_deadline_on_every_task(pos
     assert min(s for t, s in timeouts.items() if t.startswith("dbt.")) >= 20 * 60
     # a failing dbt test fails again on a retry: no retries there, the other tasks keep theirs
     retries = info["retries"]
-    assert {r for t, r in retries.items() if t.endswith(".test")} == {0}
-    assert retries["land"] == retries["dbt.dim_title.run"] == 2
+    assert {r for t, r in retries.items() if t.startswith("dbt.")} == {0}
+    assert retries["land"] == 2
 
     overridden = dag_details(IMDB_LAND_TIMEOUT_MINUTES="7", IMDB_DBT_TIMEOUT_MINUTES="3")["timeouts"]
-    assert overridden["land"] == 7 * 60 and overridden["dbt.actor_actress_kpis.run"] == 3 * 60
+    assert overridden["land"] == 7 * 60 and overridden["dbt.actor_actress_kpis_model_build"] == 3 * 60
 
 
 def run_pipeline(run_date: str, base_url: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -136,10 +133,10 @@ def test_a_daily_run_through_airflow_lands_builds_publishes_and_reports(schema_p
     # each task printed as it finished (task, state, seconds), then a summary table
     finished = re.findall(r"^  (\S+)\s+(\w+)\s+(\d+\.\d) s$", result.stdout, re.M)
     assert {task for task, state, _ in finished if state == "success"} >= {
-        "download", "land", "source_freshness", "publish", "record_status", *(f"dbt.{m}.run" for m in MODELS)
+        "download", "land", "source_freshness", "publish", "record_status", *(f"dbt.{m}_model_build" for m in MODELS)
     }  # fmt: skip
     assert result.stdout.index("record_status") < result.stdout.index("imdb_pipeline run")
-    assert re.search(r"│ dbt\.actor_actress_kpis\.test\s+│ success", result.stdout)
+    assert re.search(r"│ dbt\.actor_actress_kpis_model_build\s+│ success", result.stdout)
 
     response = api_get(reader_url, "/etl_pipeline_status?date=2031-01-15")
     assert response.status_code == 200
@@ -223,7 +220,7 @@ def test_ui_answers_and_the_rest_api_lists_the_dag_tasks(postgres_server, artifa
         with urllib.request.urlopen(listing, timeout=30) as response:
             tasks = {t["task_id"] for t in json.load(response)["tasks"]}
         assert {"download", "land", "publish", "record_status"} <= tasks
-        assert {f"dbt.{m}.run" for m in MODELS} <= tasks
+        assert {f"dbt.{m}_model_build" for m in MODELS} <= tasks
 
         shot = artifacts_dir / "airflow-imdb_pipeline-graph.png"
         (page,) = chromium_session(
