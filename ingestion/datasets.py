@@ -24,6 +24,9 @@ class Dataset:
     name: str  # IMDb file stem, e.g. "title.basics" (served as <name>.tsv.gz)
     columns: tuple[Column, ...]
     key: tuple[str, ...]  # natural key
+    # columns besides the key that a line must have (else it is malformed and rejected): what downstream
+    # models join or group on, so that it is never null in cleansed
+    required: tuple[str, ...] = ()
 
     @property
     def file_name(self) -> str:
@@ -64,6 +67,7 @@ DATASETS: dict[str, Dataset] = {
             "title.principals",
             _cols("tconst:string ordering:int nconst:string category:string job:string characters:string"),
             ("tconst", "ordering"),
+            required=("nconst", "category"),  # SPEC: a principal without a person or a category is malformed
         ),
         Dataset(
             "name.basics",

@@ -270,6 +270,9 @@ def parse_sql(d: Dataset, lines: str) -> str:
     for k in d.key:
         i = d.column_names.index(k)
         checks.append(f"when nullif(get(_f, {i}), '\\\\N') is null then 'missing key {k}'")
+    for c in d.required:
+        i = d.column_names.index(c)
+        checks.append(f"when nullif(get(_f, {i}), '\\\\N') is null then 'missing {c}'")
     return f"""
         select {", ".join(fields)},
                _line as _line_number,

@@ -33,6 +33,9 @@ render_config = RenderConfig(
     # one task per model that runs it and then its tests (`dbt build --select <model>`): half the dbt processes
     # of a run task plus a test task, each of which paid dbt's start-up and a Thrift session (~10 s) again
     test_behavior=TestBehavior.BUILD,
+    # a test of two models (relationships) in a task of its own after both: in a model's `dbt build` it would
+    # run before the other model exists on a first day
+    should_detach_multiple_parents_tests=True,
     dbt_executable_path=DBT_EXECUTABLE,
 )
 

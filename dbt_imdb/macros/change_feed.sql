@@ -1,105 +1,375 @@
 {#-
-  Incremental reads through Delta's change data feed.
+  How actor_actress_kpis knows what changed upstream: Delta's change data feed, read between explicit versions.
 
-  An incremental model that depends on several upstream tables remembers, in a table property of its own
-  table, the Delta version of each upstream table it has processed (`imdb.processed.<table>`). On the next
-  run it reads only the commits after that version with table_changes(), pre-images included: that is what
-  lets actor_actress_kpis find the person a principal row moved away from.
-
-  changes_plan() answers, per upstream relation, the first version to read (or none when nothing changed),
-  or none as a whole when the model must recompute everything: first run, a property missing, an upstream
-  table rebuilt since (a --full-refresh replaces the table, and a replace is not in the change feed), or more
-  changes than the incremental path handles faster (see _too_many_changes).
-  Assumes one pipeline run at a time (the Airflow DAG runs with max_active_runs=1).
+  The model keeps, in table properties of its own table, what it has applied of each upstream table: the Delta
+  version (`imdb.processed.<table>`) and the Delta table id (`imdb.table_id.<table>`). A build then:
+    1. reads each upstream table's current version (the end) and id, once, at compile time;
+    2. reads the change feed from the version after the processed one up to exactly that end, and the upstream
+       state as of that same end (VERSION AS OF), so a commit landing meanwhile is neither half-read nor lost;
+    3. records exactly those ends and ids after its merge (remember_processed_versions, a post-hook that reads
+       them from the plan written into the compiled SQL).
+  It recomputes everyone (and still merges only the rows whose values differ) when it cannot trust the feed:
+  on its first build or a full refresh, when no processed version or table id is recorded, when an upstream
+  table was dropped and created again (its id changed: versions start again at 0) or replaced, or when the
+  feed for the versions it needs is gone (Delta log past delta.logRetentionDuration, change files removed by
+  a VACUUM, change data feed switched off). It logs why and carries on. Otherwise it finds the affected
+  people once (affected_people_sql), and recomputes everyone anyway when they are more than
+  var('kpi_max_affected_share') of the people in the table: then computing everyone costs less.
+  Assumes one pipeline run at a time (the pipeline lease; the Airflow DAG runs with max_active_runs=1).
 -#}
 
-{% macro _latest_version(relation) %}
-  {%- set rows = run_query("describe history " ~ relation ~ " limit 1").rows -%}
-  {{ return(rows[0][0] | int) }}
+{#- The change-feed columns each upstream table contributes to affected_people_sql. -#}
+{% macro _feed_columns() %}
+  {{ return({
+    'dim_title': ['tconst', 'title_type', 'is_deleted'],
+    'fct_title_rating': ['tconst'],
+    'fct_title_principal': ['tconst', 'ordering', 'nconst', 'category', 'is_deleted'],
+    'dim_person': ['nconst', 'primary_name', 'is_deleted'],
+  }) }}
 {% endmacro %}
 
 
-{% macro changes_plan(relations) %}
-  {%- if not execute -%}{{ return(none) }}{%- endif -%}
+{#- The table properties of a relation, as a dict. -#}
+{% macro _tblproperties(relation) %}
   {%- set props = {} -%}
-  {%- for row in run_query("show tblproperties " ~ this).rows -%}
+  {%- for row in run_query("show tblproperties " ~ relation).rows -%}
     {%- do props.update({row[0]: row[1]}) -%}
   {%- endfor -%}
-  {%- set plan = {} -%}
-  {%- for relation in relations -%}
-    {%- set key = 'imdb.processed.' ~ relation.identifier -%}
-    {%- if key not in props -%}
-      {{ log(this ~ ": no processed version for " ~ relation ~ ", recomputing everything", info=true) }}
-      {{ return(none) }}
-    {%- endif -%}
-    {%- set processed = props[key] | int -%}
-    {%- set latest = _latest_version(relation) | int -%}
-    {%- if latest > processed -%}
-      {%- set history = run_query("describe history " ~ relation ~ " limit " ~ (latest - processed)).rows -%}
-      {%- for commit in history -%}
-        {%- if 'REPLACE' in commit[4] or 'CREATE' in commit[4] -%}
-          {{ log(this ~ ": " ~ relation ~ " was rebuilt (" ~ commit[4] ~ "), recomputing everything", info=true) }}
-          {{ return(none) }}
-        {%- endif -%}
-      {%- endfor -%}
-      {%- do plan.update({relation.identifier: processed + 1}) -%}
-    {%- else -%}
-      {%- do plan.update({relation.identifier: none}) -%}
-    {%- endif -%}
-  {%- endfor -%}
-  {{ return(none if _too_many_changes(relations, plan) else plan) }}
+  {{ return(props) }}
+{% endmacro %}
+
+
+{#- An upstream table as it is now: Delta table id, current version, whether its change data feed is on. -#}
+{% macro _upstream_state(relation) %}
+  {%- set detail = run_query("describe detail " ~ relation) -%}
+  {%- set latest = run_query("describe history " ~ relation ~ " limit 1").rows[0][0] | int -%}
+  {{ return({
+    'relation': relation | string,
+    'id': detail.columns['id'].values()[0],
+    'end': latest,
+    'start': none,
+    'cdf': '"delta.enableChangeDataFeed":"true"' in (detail.columns['properties'].values()[0] or ''),
+  }) }}
 {% endmacro %}
 
 
 {#-
-  Past var('incremental_max_changed_rows') changed rows the affected people are a large share of everyone, and
-  finding them costs more scans and joins of the whole principals table than computing everyone once (at full
-  IMDb scale, 1% change is ~2M change rows): the model then recomputes everything, and still merges only the
-  rows whose values differ.
+  Sets state.start when the change feed of one upstream table can be read from the version after `processed`
+  up to state.end; returns why not otherwise (none when it can). Checked before reading, from the table's
+  history: the commits needed must still be in the Delta log, none may rebuild the table or turn the feed
+  off, and no VACUUM since may have been allowed to remove their files (a VACUUM removes change files older
+  than its retention; the oldest file needed is the first commit's).
 -#}
-{% macro _too_many_changes(relations, plan) %}
-  {%- set counts = [] -%}
-  {%- for relation in relations if plan[relation.identifier] is not none -%}
-    {%- do counts.append("select count(*) as n from table_changes('" ~ relation ~ "', " ~ plan[relation.identifier] ~ ")") -%}
-  {%- endfor -%}
-  {%- if not counts -%}{{ return(false) }}{%- endif -%}
-  {%- set changed = run_query("select sum(n) from (" ~ counts | join(" union all ") ~ ")").rows[0][0] | int -%}
-  {%- set limit = var('incremental_max_changed_rows') | int -%}
-  {%- if changed > limit -%}
-    {{ log(this ~ ": " ~ changed ~ " changed upstream rows (more than incremental_max_changed_rows = " ~ limit ~ "), recomputing everything", info=true) }}
-    {{ return(true) }}
+{% macro _check_feed(name, state, processed, recorded_id) %}
+  {%- if processed is none or recorded_id is none -%}
+    {{ return("no processed version or table id recorded for " ~ name) }}
   {%- endif -%}
-  {{ return(false) }}
+  {%- if recorded_id != state.id -%}
+    {{ return(name ~ " was dropped and created again (Delta table id " ~ recorded_id ~ " is now " ~ state.id ~ ")") }}
+  {%- endif -%}
+  {%- if processed > state.end -%}
+    {{ return(name ~ " is at version " ~ state.end ~ ", before the processed version " ~ processed) }}
+  {%- endif -%}
+  {%- if processed == state.end -%}
+    {{ return(none) }}
+  {%- endif -%}
+  {%- if not state.cdf -%}
+    {{ return("the change data feed of " ~ name ~ " is off") }}
+  {%- endif -%}
+  {%- set first = processed + 1 -%}
+  {%- set history = run_query("describe history " ~ state.relation ~ " limit " ~ (state.end - processed)).rows -%}
+  {%- set first_commit = [] -%}
+  {%- for commit in history if commit[0] | int == first -%}
+    {%- do first_commit.append(commit) -%}
+  {%- endfor -%}
+  {%- if not first_commit -%}
+    {{ return("the Delta log of " ~ name ~ " no longer holds version " ~ first ~ " (delta.logRetentionDuration)") }}
+  {%- endif -%}
+  {%- set first_at = first_commit[0][1] -%}
+  {%- for commit in history -%}
+    {%- set version, at, operation, parameters = commit[0], commit[1], commit[4], commit[5] or '' -%}
+    {%- if 'CREATE' in operation or 'REPLACE' in operation -%}
+      {{ return(name ~ " was rebuilt at version " ~ version ~ " (" ~ operation ~ ")") }}
+    {%- endif -%}
+    {%- if 'TBLPROPERTIES' in operation and 'enableChangeDataFeed' in parameters -%}
+      {{ return("the change data feed of " ~ name ~ " was switched at version " ~ version) }}
+    {%- endif -%}
+    {%- if operation == 'VACUUM START' -%}
+      {%- set specified = modules.re.search('"specifiedRetentionMillis":"(\d+)"', parameters) -%}
+      {%- set default = modules.re.search('"defaultRetentionMillis":"(\d+)"', parameters) -%}
+      {%- set retention = (specified or default).group(1) | int if (specified or default) else 0 -%}
+      {%- if at - modules.datetime.timedelta(milliseconds=retention) <= first_at -%}
+        {{ return("a VACUUM of " ~ name ~ " at version " ~ version ~ " may have removed the change files of versions "
+                  ~ first ~ "-" ~ state.end) }}
+      {%- endif -%}
+    {%- endif -%}
+  {%- endfor -%}
+  {%- do state.update({'start': first}) -%}
+  {{ return(none) }}
 {% endmacro %}
 
 
-{#- The changed rows (every change type, pre-images included) of one upstream relation, or no rows. -#}
-{% macro changed_rows(relation, plan, columns) -%}
-  {%- if plan[relation.identifier] is none -%}
-    select {% for c in columns %}cast(null as string) as {{ c }}{{ ", " if not loop.last }}{% endfor %} where false
+{#-
+  The plan of one build of actor_actress_kpis: {mode, reason, tables, load_id}. mode is 'everyone' (recompute
+  every person), 'affected' (only the people in the relation plan.affected) or 'nothing' (no upstream change);
+  tables maps each upstream table to {relation, id, start, end}; load_id is the _load_id of the rows this build
+  writes: the newest landing load id in the upstream state it reads.
+  Unit tests give the plan as var('kpi_plan') (with the change rows inline): no query runs then.
+-#}
+{% macro kpi_plan(relations) %}
+  {%- if var('kpi_plan', none) is not none -%}
+    {{ return(var('kpi_plan')) }}
+  {%- endif -%}
+  {%- if not execute -%}
+    {{ return({'mode': 'everyone', 'reason': 'parsing', 'tables': {}, 'load_id': 0, 'affected': none}) }}
+  {%- endif -%}
+  {%- set tables = {} -%}
+  {%- for relation in relations -%}
+    {%- do tables.update({relation.identifier: _upstream_state(relation)}) -%}
+  {%- endfor -%}
+  {%- set plan = {'mode': 'everyone', 'reason': none, 'tables': tables, 'load_id': none, 'affected': none} -%}
+  {%- if not is_incremental() -%}
+    {%- do plan.update({'reason': 'a full build'}) -%}
   {%- else -%}
-    select {{ columns | join(", ") }} from table_changes('{{ relation }}', {{ plan[relation.identifier] }})
+    {%- set props = _tblproperties(this) -%}
+    {%- for name, state in tables.items() if plan.reason is none -%}
+      {%- set processed = props.get('imdb.processed.' ~ name) -%}
+      {%- set why = _check_feed(name, state, processed | int if processed is not none else none,
+                                props.get('imdb.table_id.' ~ name)) -%}
+      {%- do plan.update({'reason': why}) -%}
+    {%- endfor -%}
+    {%- if plan.reason is none -%}
+      {%- do _plan_from_changes(plan) -%}
+    {%- endif -%}
+  {%- endif -%}
+  {%- if plan.mode == 'everyone' -%}
+    {%- do plan.update({'affected': none}) -%}
+    {{ log(this ~ ": recomputing everyone: " ~ plan.reason, info=true) }}
+  {%- endif -%}
+  {%- if plan.load_id is none -%}
+    {%- set newest = [] -%}
+    {%- for name, state in tables.items() -%}
+      {%- do newest.append("(select max(_load_id) from " ~ state.relation ~ " version as of " ~ state.end ~ ")") -%}
+    {%- endfor -%}
+    {%- do plan.update({'load_id': run_query("select coalesce(greatest(" ~ newest | join(", ") ~ "), 0)").rows[0][0] | int}) -%}
+  {%- endif -%}
+  {{ return(plan) }}
+{% endmacro %}
+
+
+{#-
+  The incremental case: every feed readable. No change at all: mode 'nothing'. Otherwise the affected people
+  are computed once into a small Delta table beside the model (dropped by the post-hook), and their number
+  decides the path. A table, not a cached view: a plan that reads table_changes() is analysed afresh at each
+  reference, misses Spark's cache and runs again, several times over inside the model's SELECT and its MERGE
+  (that was most of the 119-142 s the affected-people path took at scale 0.1). Only in `dbt run`/`build`:
+  `dbt compile` or `docs generate` get the affected-people SQL inline and write nothing.
+-#}
+{% macro _plan_from_changes(plan) %}
+  {%- set changed = plan.tables.values() | selectattr('start') | list -%}
+  {%- if not changed -%}
+    {%- do plan.update({'mode': 'nothing', 'reason': 'no upstream change', 'load_id': 0}) -%}
+    {{ return(none) }}
+  {%- endif -%}
+  {%- set newest = [] -%}
+  {%- for state in changed -%}
+    {%- do newest.append("select max(_load_id) as n from table_changes('" ~ state.relation ~ "', " ~ state.start ~ ", " ~ state.end ~ ")") -%}
+  {%- endfor -%}
+  {%- do plan.update({'load_id': run_query("select coalesce(max(n), 0) from (" ~ newest | join(" union all ") ~ ")").rows[0][0] | int}) -%}
+  {%- if flags.WHICH not in ['run', 'build', 'retry'] -%}
+    {%- do plan.update({'mode': 'affected', 'reason': 'compiled only'}) -%}
+    {{ return(none) }}
+  {%- endif -%}
+  {%- set affected = this.incorporate(path={'identifier': this.identifier ~ '__affected_people'}) | string -%}
+  {%- do run_query("create or replace table " ~ affected ~ " using delta as " ~ affected_people_sql(plan)) -%}
+  {%- set people = run_query("select count(*) from " ~ affected).rows[0][0] | int -%}
+  {#- rows, not people: Delta answers a count(*) from its statistics, and most people hold one role -#}
+  {%- set everyone = run_query("select count(*) from " ~ this).rows[0][0] | int -%}
+  {%- set share = people / [everyone, 1] | max -%}
+  {%- set limit = var('kpi_max_affected_share') | float -%}
+  {%- if share > limit -%}
+    {%- do run_query("drop table if exists " ~ affected) -%}
+    {%- do plan.update({'mode': 'everyone', 'reason': people ~ " affected people of " ~ everyone ~ " ("
+                        ~ (share * 100) | round(1) ~ "% > kpi_max_affected_share " ~ (limit * 100) ~ "%)"}) -%}
+  {%- else -%}
+    {{ log(this ~ ": recomputing " ~ people ~ " affected people of " ~ everyone, info=true) }}
+    {%- do plan.update({'mode': 'affected', 'affected': affected}) -%}
+  {%- endif -%}
+{% endmacro %}
+
+
+{#-
+  One upstream table's change rows between the plan's versions (pre-images included), or, in unit tests, the
+  rows given in the plan; none when it did not change.
+-#}
+{% macro change_rows(name, plan) -%}
+  {%- set columns = _feed_columns()[name] + ['_change_type', '_load_id'] -%}
+  {%- if plan.changes is defined -%}
+    {%- set rows = plan.changes.get(name, []) -%}
+    {%- if rows -%}
+      select * from values
+      {% for row in rows -%}
+        ({% for c in columns %}{{ _literal(row.get(c)) }}{{ ", " if not loop.last }}{% endfor %}){{ "," if not loop.last }}
+      {% endfor -%}
+      as feed({{ columns | join(", ") }})
+    {%- else -%}
+      select {% for c in columns %}cast(null as {{ 'bigint' if c in ['ordering', '_load_id'] else 'boolean' if c == 'is_deleted' else 'string' }}) as {{ c }}{{ ", " if not loop.last }}{% endfor %} where false
+    {%- endif -%}
+  {%- else -%}
+    {%- set state = plan.tables[name] -%}
+    {%- if state.start is none -%}
+      select {% for c in columns %}cast(null as {{ 'bigint' if c in ['ordering', '_load_id'] else 'boolean' if c == 'is_deleted' else 'string' }}) as {{ c }}{{ ", " if not loop.last }}{% endfor %} where false
+    {%- else -%}
+      select {{ columns | join(", ") }} from table_changes('{{ state.relation }}', {{ state.start }}, {{ state.end }})
+    {%- endif -%}
   {%- endif -%}
 {%- endmacro %}
 
 
-{#- post-hook: remember the upstream versions this run has processed. -#}
-{% macro remember_processed_versions(relations) %}
-  {%- if execute -%}
-    {%- set pairs = [] -%}
-    {%- for relation in relations -%}
-      {%- do pairs.append("'imdb.processed." ~ relation.identifier ~ "' = '" ~ _latest_version(relation) ~ "'") -%}
-    {%- endfor -%}
+{% macro _literal(value) -%}
+  {%- if value is none -%}null
+  {%- elif value is sameas true -%}true
+  {%- elif value is sameas false -%}false
+  {%- elif value is number -%}{{ value }}
+  {%- else -%}'{{ value | replace("\\", "\\\\") | replace("'", "\\'") }}'
+  {%- endif -%}
+{%- endmacro %}
+
+
+{#- An upstream relation as of the plan's end version (as it is, in unit tests). -#}
+{% macro as_of_plan(relation, plan) -%}
+  {%- set state = plan.tables.get(relation.identifier) if plan.tables is defined else none -%}
+  {{ relation }}{% if state and state.end is not none %} version as of {{ state.end }}{% endif %}
+{%- endmacro %}
+
+
+{#-
+  The people whose KPI rows a change can alter, from the change feeds (pre-images included), each kind narrowed
+  to what the KPI reads:
+    - a credit whose person, category or deletion changed, in a movie that is rated now or whose membership in
+      the rated movies changed: its people before and after (a credit moved from A to B affects A and B);
+    - a title whose membership in the movies changed (type flip, removal, revival, a new movie) or a movie
+      whose rating changed (or appeared or was removed): the people credited in it now;
+    - a person whose name or deletion changed, when they have KPI rows.
+-#}
+{% macro affected_people_sql(plan) -%}
+  {%- set upstream = kpi_upstream() -%}
+  {%- set title, person, principal, rating = upstream[0], upstream[1], upstream[2], upstream[3] -%}
+  with
+  title_changes as ({{ change_rows('dim_title', plan) }}),
+  rating_changes as ({{ change_rows('fct_title_rating', plan) }}),
+  credit_changes as ({{ change_rows('fct_title_principal', plan) }}),
+  person_changes as ({{ change_rows('dim_person', plan) }}),
+  movies_now as (
+      select title.tconst from {{ as_of_plan(title, plan) }} as title
+      where title.title_type = 'movie' and not title.is_deleted
+  ),
+  titles_in_or_out as (
+      select tconst from title_changes
+      group by tconst
+      having count(distinct coalesce(title_type = 'movie' and not is_deleted, false)) > 1
+          or bool_or(_change_type in ('insert', 'delete') and title_type = 'movie' and not is_deleted)
+  ),
+  kpi_titles as (
+      select tconst from titles_in_or_out
+      union
+      select tconst from rating_changes where tconst in (select movies_now.tconst from movies_now)
+  ),
+  rated_movies_now as (
+      select movies_now.tconst from movies_now
+      inner join {{ as_of_plan(rating, plan) }} as rating on movies_now.tconst = rating.tconst
+      where not rating.is_deleted
+  ),
+  -- a credit whose person, category or deletion changed (a job or character change alters no KPI); a window,
+  -- not a group by and a join, so the feed is read once
+  credits_in_question as (
+      select
+          tconst,
+          nconst,
+          category,
+          size(collect_set(to_json(named_struct('n', nconst, 'c', category, 'd', is_deleted)))
+              over (partition by tconst, ordering)) > 1
+          or max(_change_type in ('insert', 'delete')) over (partition by tconst, ordering) as kpi_changed
+      from credit_changes
+  ),
+  final as (
+      select credits_in_question.nconst from credits_in_question
+      where
+          credits_in_question.kpi_changed
+          and credits_in_question.category in ('actor', 'actress')
+          and credits_in_question.nconst is not null
+          and (
+              credits_in_question.tconst in (select rated_movies_now.tconst from rated_movies_now)
+              or credits_in_question.tconst in (select kpi_titles.tconst from kpi_titles)
+          )
+      union
+      select principal.nconst from {{ as_of_plan(principal, plan) }} as principal
+      where
+          principal.category in ('actor', 'actress')
+          and not principal.is_deleted
+          and principal.nconst is not null
+          and principal.tconst in (select kpi_titles.tconst from kpi_titles)
+      union
+      select nconst from person_changes
+      where nconst in (select kpis.nconst from {{ this }} as kpis)
+      group by nconst
+      having count(distinct to_json(named_struct('name', case when not is_deleted then primary_name end))) > 1
+          or bool_or(_change_type in ('insert', 'delete'))
+  )
+  select distinct nconst from final
+{%- endmacro %}
+
+
+{#- A filter to the people this build recomputes. -#}
+{% macro only_affected(column, plan) -%}
+  {%- if plan.mode == 'nothing' -%}
+    false
+  {%- elif plan.mode == 'affected' and plan.affected -%}
+    {{ column }} in (select affected.nconst from {{ plan.affected }} as affected)
+  {%- elif plan.mode == 'affected' -%}
+    {{ column }} in (select affected.nconst from ({{ affected_people_sql(plan) }}) as affected)
+  {%- else -%}
+    true
+  {%- endif -%}
+{%- endmacro %}
+
+
+{#-
+  The plan as a comment in the compiled SQL, for the post-hook: a hook cannot see the model's Jinja variables,
+  and must record exactly the versions this SQL read.
+-#}
+{% macro plan_marker(plan) -%}
+  /* kpi_plan {{ {'mode': plan.get('mode'), 'load_id': plan.get('load_id'), 'affected': plan.get('affected'),
+                 'tables': plan.get('tables', {})} | tojson }} */
+{%- endmacro %}
+
+
+{#-
+  post-hook: remember the upstream versions and table ids this build read (from the plan in its compiled SQL),
+  drop the affected-people table, and keep the tested-rows watermark below the rows this build wrote (a
+  rebuild without a new landing writes rows with a load id the tests may already have passed).
+-#}
+{% macro remember_processed_versions() %}
+  {%- if not execute -%}{{ return('') }}{%- endif -%}
+  {%- set found = modules.re.search('/\* kpi_plan (\{.*\}) \*/', model.compiled_code or '') -%}
+  {%- if not found -%}
+    {{ exceptions.raise_compiler_error(this ~ ": no kpi_plan in the compiled SQL") }}
+  {%- endif -%}
+  {%- set plan = fromjson(found.group(1)) -%}
+  {%- if plan.affected -%}
+    {%- do run_query("drop table if exists " ~ plan.affected) -%}
+  {%- endif -%}
+  {%- set pairs = [] -%}
+  {%- for name, state in plan.tables.items() -%}
+    {%- do pairs.append("'imdb.processed." ~ name ~ "' = '" ~ state.end ~ "'") -%}
+    {%- do pairs.append("'imdb.table_id." ~ name ~ "' = '" ~ state.id ~ "'") -%}
+  {%- endfor -%}
+  {%- for key, tested in _tblproperties(this).items() if key.startswith('imdb.tested_load_id.') -%}
+    {%- if plan.mode != 'nothing' and tested | int >= plan.load_id -%}
+      {%- do pairs.append("'" ~ key ~ "' = '" ~ (plan.load_id - 1) ~ "'") -%}
+    {%- endif -%}
+  {%- endfor -%}
+  {%- if pairs -%}
     alter table {{ this }} set tblproperties ({{ pairs | join(", ") }})
   {%- endif -%}
 {% endmacro %}
-
-
-{#- A filter to the affected people in an incremental run (everyone when recomputing everything). -#}
-{% macro only_affected(column, plan) -%}
-  {%- if plan is none -%}
-    true
-  {%- else -%}
-    {{ column }} in (select affected_people.nconst from affected_people)
-  {%- endif -%}
-{%- endmacro %}

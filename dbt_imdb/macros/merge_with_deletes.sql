@@ -3,6 +3,15 @@
   (a KPI row for a person who no longer has a rated movie) sets `merge_delete_when`, a condition on
   DBT_INTERNAL_SOURCE that marks tombstones: a matching target row is deleted, and a tombstone is never
   inserted. Without the config this is exactly dbt-spark's own merge.
+
+  `merge_materialize_source: true` evaluates the source (dbt's temp view of the model's SELECT) once: Delta's
+  MERGE reads its source twice (to find the files it touches, then to write them) and by default does not
+  materialize a source that reads only Delta tables, so an expensive SELECT would run twice.
+  `merge.materializeSource = all` makes Delta materialize it first (a `cache table` of the view did not help:
+  Spark's cache missed actor_actress_kpis' plan and the SELECT ran again). Not for a cheap source (the cleansed
+  models' few new landing rows): a materialized source loses the statistics that let the MERGE broadcast it, and
+  Spark then broadcast the 10M-row target instead (out of memory at scale 0.1). The model's post-hook
+  reset_merge_source() restores the default for the session.
 -#}
 {% macro spark__get_merge_sql(target, source, unique_key, dest_columns, incremental_predicates) %}
   {%- set predicates = [] if incremental_predicates is none else [] + incremental_predicates -%}
@@ -21,6 +30,10 @@
     {%- do predicates.append('FALSE') -%}
   {%- endif %}
 
+  {%- if execute and config.get('merge_materialize_source') -%}
+    {%- do run_query("set spark.databricks.delta.merge.materializeSource = all") -%}
+  {%- endif %}
+
   {{ sql_header if sql_header is not none }}
 
   merge into {{ target }} as DBT_INTERNAL_DEST
@@ -37,3 +50,9 @@
         {%- else %} * {% endif %}
       when not matched {%- if delete_when %} and not ({{ delete_when }}) {%- endif %} then insert *
 {% endmacro %}
+
+
+{#- post-hook: back to Delta's default for the session (dbt reuses the session for the next model). -#}
+{% macro reset_merge_source() -%}
+  reset spark.databricks.delta.merge.materializeSource
+{%- endmacro %}

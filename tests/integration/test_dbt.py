@@ -46,7 +46,7 @@ def test_kpi_equals_an_independent_computation_on_the_real_excerpts(spark, schem
 def three_days(tmp_path_factory, thrift_server):
     """Three synthetic days (inserts, updates, removals, a type change, a renamed person, a moved credit),
     each landed and built incrementally in the module's own schemas. Day 2 takes the affected-people path;
-    day 3 has more changes than a zero incremental_max_changed_rows allows, so it recomputes everyone."""
+    day 3 has more affected people than a zero kpi_max_affected_share allows, so it recomputes everyone."""
     prefix = f"t{uuid.uuid4().hex[:8]}_"
     saved = os.environ.get("IMDB_SCHEMA_PREFIX")
     os.environ["IMDB_SCHEMA_PREFIX"] = prefix
@@ -60,9 +60,10 @@ def three_days(tmp_path_factory, thrift_server):
         with session() as spark:
             for i, day in enumerate(days):
                 land_dir(spark, day, dt.date(2026, 1, 15) + dt.timedelta(days=i))
-                limit = ["--vars", "{incremental_max_changed_rows: 0}"] if i == 2 else []
+                limit = ["--vars", "{kpi_max_affected_share: 0}"] if i == 2 else []
                 logged = run_dbt("build", "--select", "+actor_actress_kpis", *limit).stdout
-                assert ("recomputing everything" in logged) == (i == 2), logged[-3000:]
+                path = ["recomputing everyone: a full build", "affected people of", "recomputing everyone: "][i]
+                assert path in logged, logged[-3000:]
                 builds.append(fetch_kpis(spark, prefix))
         yield prefix, days, builds
     finally:

@@ -187,6 +187,45 @@ def test_malformed_lines_within_the_limit_go_to_rejects(day1, spark, tmp_path):
     ]
 
 
+def test_a_principal_without_a_person_or_a_category_is_rejected(spark, schema_prefix, tmp_path):
+    """SPEC: in title.principals a missing nconst or category makes a line malformed. Downstream joins and the
+    KPI's merge key rely on it: a null nconst never matches a merge and piled up a KPI row per rebuild."""
+    lines = day1_lines()
+    principals = lines["title.principals"]
+    no_person = principals[3].split("\t")
+    no_person[2] = "\\N"
+    principals[3] = "\t".join(no_person)
+    no_category = principals[7].split("\t")
+    no_category[3] = "\\N"
+    principals[7] = "\t".join(no_category)
+    files = write_snapshot(tmp_path / "day1", lines)
+    reports = {r.table.split(".")[-1]: r for r in land.land(spark, files, DAY1, reject_share=0.01)}  # first load
+
+    assert reports["title_principals"].rejected == 2
+    assert spark.query(
+        f"select line_number, reason from {land.rejects_table()} where table_name = 'title_principals' "
+        "order by line_number"
+    ) == [(5, "missing nconst"), (9, "missing category")]
+    p = land.landing_table(get("title.principals"))
+    assert spark.scalar(f"select count(*) from {p} where nconst is null or category is null") == 0
+    assert spark.scalar(f"select count(*) from {p}") == len(principals) - 2
+
+    # the next day (the raw diff): a credit that loses its person keeps its landed row, as any rejected line
+    day2 = day1_lines()
+    moved = day2["title.principals"][10].split("\t")
+    before = spark.query(f"select nconst from {p} where tconst = '{moved[0]}' and ordering = {moved[1]}")
+    moved[2] = "\\N"
+    day2["title.principals"][10] = "\t".join(moved)
+    reports = {
+        r.table.split(".")[-1]: r
+        for r in land.land(spark, write_snapshot(tmp_path / "day2", day2), DAY2, reject_share=0.01)
+    }
+    assert reports["title_principals"].method == land.RAW_DIFF
+    assert reports["title_principals"].rejected == 1
+    assert spark.query(f"select nconst from {p} where tconst = '{moved[0]}' and ordering = {moved[1]}") == before
+    assert spark.scalar(f"select count(*) from {p} where nconst is null or category is null") == 0
+
+
 def test_a_repeated_key_fails_before_any_landing_table_changes(day1, spark, tmp_path):
     lines = day1_lines()
     lines["title.basics"][0] = lines["title.basics"][0].replace("\tshort\t", "\tmovie\t")  # a real change

@@ -4,54 +4,40 @@
         incremental_strategy='merge',
         unique_key=['nconst', 'role'],
         merge_delete_when='DBT_INTERNAL_SOURCE.movies_rated = 0',
+        merge_materialize_source=true,
         on_schema_change='fail',
         tblproperties={'delta.enableDeletionVectors': 'true'},
-        post_hook="{{ remember_processed_versions(kpi_upstream()) }}",
+        post_hook=["{{ remember_processed_versions() }}", "{{ reset_merge_source() }}"],
     )
 }}
 
 {#-
-  Incremental: recomputes only the people a change can affect, read from the cleansed tables' change data
-  feed since the versions processed last time (see macros/change_feed.sql):
+  Incremental: recomputes only the people a change can affect, found once from the cleansed tables' change data
+  feed between the versions processed last time and the versions read now (macros/change_feed.sql):
     - people on a changed credit (pre-images too: a credit moved from A to B affects A and B),
-    - people credited in a title whose type or rating changed (or that appeared or was removed),
+    - people credited in a title whose type, deletion or rating changed (or that appeared),
     - people whose name changed.
-  For them it recomputes the KPI from the current state and merges only the rows whose values differ;
-  a person/role that no longer has a rated movie becomes a tombstone (movies_rated = 0) that the merge
-  deletes (merge_delete_when). So the table always equals a full build, and a run with nothing new
-  changes no row.
+  For them it recomputes the KPI from the upstream state at those same versions and merges only the rows whose
+  values differ; a person/role that no longer has a rated movie becomes a tombstone (movies_rated = 0) that the
+  merge deletes (merge_delete_when). When the affected people are a large share of everyone, or the change
+  feed cannot be trusted (a rebuilt upstream table, a vacuumed feed), it recomputes everyone the same way.
+  So the table always equals a full build, and a run with nothing new changes no row.
 -#}
 
 {%- set upstream = kpi_upstream() -%}
-{%- set plan = changes_plan(upstream) if is_incremental() else none -%}
+{%- set plan = kpi_plan(upstream) -%}
+{%- set title, person, principal, rating = upstream[0], upstream[1], upstream[2], upstream[3] -%}
 
+{{ plan_marker(plan) }}
 with
-
-{% if plan is not none %}
-changed_titles as (
-    {{ changed_rows(ref('dim_title'), plan, ['tconst']) }}
-    union
-    {{ changed_rows(ref('fct_title_rating'), plan, ['tconst']) }}
-),
-
-affected_people as (
-    {{ changed_rows(ref('fct_title_principal'), plan, ['nconst']) }}
-    union
-    {{ changed_rows(ref('dim_person'), plan, ['nconst']) }}
-    union
-    select principal.nconst
-    from {{ ref('fct_title_principal') }} as principal
-    where principal.tconst in (select changed_titles.tconst from changed_titles)
-),
-{% endif %}
 
 rated_movies as (
     select
         title.tconst,
         rating.average_rating,
         rating.num_votes
-    from {{ ref('dim_title') }} as title
-    inner join {{ ref('fct_title_rating') }} as rating on title.tconst = rating.tconst
+    from {{ as_of_plan(title, plan) }} as title
+    inner join {{ as_of_plan(rating, plan) }} as rating on title.tconst = rating.tconst
     where
         title.title_type = 'movie'
         and not title.is_deleted
@@ -64,9 +50,10 @@ credits as (
         principal.nconst,
         principal.category as role,
         principal.tconst
-    from {{ ref('fct_title_principal') }} as principal
+    from {{ as_of_plan(principal, plan) }} as principal
     where
         principal.category in ('actor', 'actress')
+        and principal.nconst is not null
         and not principal.is_deleted
         and {{ only_affected('principal.nconst', plan) }}
 ),
@@ -96,7 +83,7 @@ named as (
         kpis.weighted_rating,
         kpis.total_votes
     from kpis
-    left join {{ ref('dim_person') }} as person
+    left join {{ as_of_plan(person, plan) }} as person
         on kpis.nconst = person.nconst and not person.is_deleted
 ),
 
@@ -106,48 +93,32 @@ current_rows as (
     where {{ only_affected('nconst', plan) }}
 ),
 
-changed as (
-    select
-        named.*,
-        current_timestamp() as updated_at
-    from named
-    left join current_rows
-        on named.nconst = current_rows.nconst and named.role = current_rows.role
-    where not (
-        named.primary_name <=> current_rows.primary_name
-        and named.movies_rated <=> current_rows.movies_rated
-        and named.avg_rating <=> current_rows.avg_rating
-        and named.weighted_rating <=> current_rows.weighted_rating
-        and named.total_votes <=> current_rows.total_votes
-    )
-),
-
-vanished as (
-    select
-        current_rows.nconst,
-        current_rows.role,
-        current_rows.primary_name,
-        cast(0 as bigint) as movies_rated,  -- tombstone: deleted by the merge
-        cast(null as double) as avg_rating,
-        cast(null as double) as weighted_rating,
-        cast(null as bigint) as total_votes,
-        current_timestamp() as updated_at
-    from current_rows
-    left anti join named
-        on current_rows.nconst = named.nconst and current_rows.role = named.role
-),
-
+-- one full outer join (not a join and an anti join: each would read the upstream tables again)
 final as (
-    select * from changed
-    union all
-    select * from vanished
+    select
+        coalesce(named.nconst, current_rows.nconst) as nconst,
+        coalesce(named.role, current_rows.role) as role,
+        case when named.nconst is null then current_rows.primary_name else named.primary_name end as primary_name,
+        coalesce(named.movies_rated, 0) as movies_rated,  -- 0: a tombstone, deleted by the merge
+        named.avg_rating,
+        named.weighted_rating,
+        named.total_votes
+    from named
+    full outer join current_rows
+        on named.nconst = current_rows.nconst and named.role = current_rows.role
+    where
+        named.nconst is null  -- no rated movie left
+        or not (  -- new, or changed
+            named.primary_name <=> current_rows.primary_name
+            and named.movies_rated <=> current_rows.movies_rated
+            and named.avg_rating <=> current_rows.avg_rating
+            and named.weighted_rating <=> current_rows.weighted_rating
+            and named.total_votes <=> current_rows.total_votes
+        )
 )
 {% else %}
 final as (
-    select
-        named.*,
-        current_timestamp() as updated_at
-    from named
+    select * from named
 )
 {% endif %}
 
@@ -155,9 +126,10 @@ select
     nconst,
     role,
     primary_name,
-    movies_rated,
+    cast(movies_rated as bigint) as movies_rated,
     avg_rating,
     weighted_rating,
     cast(total_votes as bigint) as total_votes,
-    updated_at
+    cast({{ plan.load_id }} as bigint) as _load_id,
+    current_timestamp() as updated_at
 from final

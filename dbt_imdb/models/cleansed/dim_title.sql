@@ -1,6 +1,6 @@
 {{ config(unique_key='tconst') }}
 
--- Incremental: only the landing rows changed since the last run (macros/landed_since_last_run.sql);
+-- Incremental: only the landing rows of the loads since the last run (macros/landed_since_last_run.sql);
 -- soft deletes arrive as is_deleted = true and are merged like any other change.
 with
 
@@ -21,7 +21,8 @@ final as (
         split(nullif(genres, ''), ',') as genres,
         _is_deleted as is_deleted,
         _run_date,
-        _loaded_at
+        _loaded_at,
+        _load_id
     from landed
 )
 

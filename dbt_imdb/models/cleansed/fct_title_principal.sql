@@ -1,6 +1,6 @@
 {{ config(unique_key=['tconst', 'ordering']) }}
 
--- Incremental: only the landing rows changed since the last run (macros/landed_since_last_run.sql).
+-- Incremental: only the landing rows of the loads since the last run (macros/landed_since_last_run.sql).
 -- When a credit moves to another person, the update's pre-image in this table's change data feed still
 -- names the previous one (actor_actress_kpis relies on it).
 with
@@ -20,7 +20,8 @@ final as (
         from_json(characters, 'array<string>') as characters,
         _is_deleted as is_deleted,
         _run_date,
-        _loaded_at
+        _loaded_at,
+        _load_id
     from landed
 )
 

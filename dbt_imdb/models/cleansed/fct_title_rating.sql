@@ -1,6 +1,6 @@
 {{ config(unique_key='tconst') }}
 
--- Incremental: only the landing rows changed since the last run (macros/landed_since_last_run.sql).
+-- Incremental: only the landing rows of the loads since the last run (macros/landed_since_last_run.sql).
 with
 
 landed as (
@@ -14,7 +14,8 @@ final as (
         numVotes as num_votes,
         _is_deleted as is_deleted,
         _run_date,
-        _loaded_at
+        _loaded_at,
+        _load_id
     from landed
 )
 

@@ -1,0 +1,190 @@
+"""What dbt_imdb guarantees after a failure or an operator's action: a failing test keeps failing until the
+data is fixed (every landing tested, a full refresh tests everything), the KPI stores exactly the versions it
+read, a rebuilt or vacuumed upstream table makes it recompute everyone, and a next-day build reads only the
+landing files that changed."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import random
+import re
+import time
+import urllib.request
+
+import pytest
+from conftest import REPO_ROOT, fetch_kpis, run_dbt
+from kpi_reference import assert_same_kpis, expected_kpis
+from random_imdb import Universe
+
+from ingestion import land
+from ingestion.datasets import DATASETS
+
+pytestmark = pytest.mark.integration
+
+BUILD = ("build", "--select", "+actor_actress_kpis", "--exclude-resource-type", "unit_test")
+
+
+class Days:
+    """A Universe landed day by day into the test's schemas."""
+
+    def __init__(self, spark, tmp_path, seed: int = 5) -> None:
+        self.spark, self.tmp, self.universe, self.day = spark, tmp_path, Universe(random.Random(seed)), 0
+
+    def land(self, malformed: dict | None = None):
+        self.day += 1
+        files, self.effective = self.tmp / f"day{self.day}", self.tmp / f"effective{self.day}"
+        self.universe.write(files, self.effective, malformed or {})
+        run_date = dt.date(2026, 2, 1) + dt.timedelta(days=self.day)
+        return land.land(self.spark, {d: files / d.file_name for d in DATASETS.values()}, run_date)
+
+    def a_rated_movie_with_actors(self) -> str:
+        u = self.universe
+        for tconst, fields in sorted(u.titles.items()):
+            cast = [c for k, c in u.credits.items() if k[0] == tconst and c[3] in ("actor", "actress")]
+            if fields[1] == "movie" and tconst in u.ratings and cast:
+                return tconst
+        raise AssertionError("the universe holds a rated movie with actors")
+
+
+def test_a_failing_test_keeps_failing_until_the_data_is_fixed(spark, schema_prefix, tmp_path):
+    days = Days(spark, tmp_path)
+    days.land()
+    run_dbt(*BUILD)
+    kpis_before = fetch_kpis(spark, schema_prefix)
+
+    # day 2: a title loses its type (a landing accepts it: only keys are required of title.basics);
+    # day 3, landed before any build: an unrelated rename. One build then tests both landings.
+    u = days.universe
+    bad = days.a_rated_movie_with_actors()
+    u.titles[bad][1] = r"\N"
+    days.land()
+    other = next(t for t in sorted(u.titles) if t != bad)
+    u.titles[other][2] = "An unrelated rename"
+    days.land()
+    failed = run_dbt(*BUILD, check=False)
+    assert failed.returncode != 0 and "not_null_columns_dim_title" in failed.stdout, failed.stdout[-3000:]
+    # the failing row is kept for a look, and the KPI was not built from it
+    audit = spark.query(f"show tables in {schema_prefix}audit")
+    stored = next(r[1] for r in audit if r[1].startswith("not_null_columns_dim_title"))
+    assert spark.query(f"select tconst from {schema_prefix}audit.{stored}") == [(bad,)]
+    assert fetch_kpis(spark, schema_prefix) == kpis_before
+
+    # day 4: another unrelated change; the bad row is no longer the newest, and still fails
+    u.titles[other][2] = "Renamed again"
+    days.land()
+    assert run_dbt(*BUILD, check=False).returncode != 0
+
+    # day 5: IMDb fixes the title: the build passes and the KPI catches up
+    u.titles[bad][1] = "movie"
+    days.land()
+    run_dbt(*BUILD)
+    assert_same_kpis(fetch_kpis(spark, schema_prefix), expected_kpis(days.effective))
+
+    # rows already proven good are not read again by an incremental build ...
+    spark.execute(
+        f"update {land.landing_table(DATASETS['title.basics'])} set titleType = null where tconst = '{other}'"
+    )
+    run_dbt("build", "--select", "dim_title")
+    # ... and a --full-refresh tests every row
+    refreshed = run_dbt("build", "--select", "dim_title", "--full-refresh", check=False)
+    assert refreshed.returncode != 0 and "not_null_columns_dim_title" in refreshed.stdout, refreshed.stdout[-3000:]
+
+
+def test_the_kpi_stores_exactly_the_versions_it_read(spark, schema_prefix, tmp_path):
+    days = Days(spark, tmp_path)
+    days.land()
+    run_dbt(*BUILD)
+    u = days.universe
+    movie = days.a_rated_movie_with_actors()
+    u.ratings[movie] = [movie, "2.6", "12345"]
+    days.land()
+    run_dbt(*BUILD)
+    compiled = (REPO_ROOT / "dbt_imdb/target/run/dbt_imdb/models/aggregated/actor_actress_kpis.sql").read_text()
+    assert schema_prefix in compiled
+    props = dict(spark.query(f"show tblproperties {schema_prefix}aggregated.actor_actress_kpis"))
+    read = re.findall(r"table_changes\('[^']*\.(\w+)', (\d+), (\d+)\)", compiled)
+    assert ("fct_title_rating" in {name for name, _, _ in read}), compiled[:3000]
+    for name, _start, end in read:  # each feed read up to an explicit end, and that end is what is stored
+        assert props[f"imdb.processed.{name}"] == end, (name, props)
+    for name, end in re.findall(r"\.(\w+) version as of (\d+)", compiled):  # the state read at those ends
+        assert props[f"imdb.processed.{name}"] == end, (name, props)
+    assert_same_kpis(fetch_kpis(spark, schema_prefix), expected_kpis(days.effective))
+
+
+def test_a_dropped_and_rebuilt_upstream_table_makes_the_kpi_recompute_everyone(spark, schema_prefix, tmp_path):
+    days = Days(spark, tmp_path)
+    days.land()
+    run_dbt(*BUILD)
+    movie = days.a_rated_movie_with_actors()
+    days.universe.ratings[movie] = [movie, "2.6", "777"]
+    days.land()
+    spark.execute(f"drop table {schema_prefix}cleansed.fct_title_rating")  # versions start again at 0
+    logged = run_dbt(*BUILD).stdout
+    assert "fct_title_rating was dropped and created again" in logged, logged[-3000:]
+    assert_same_kpis(fetch_kpis(spark, schema_prefix), expected_kpis(days.effective))
+
+
+def test_a_vacuumed_change_feed_makes_the_kpi_recompute_everyone(spark, schema_prefix, tmp_path):
+    days = Days(spark, tmp_path)
+    days.land()
+    run_dbt(*BUILD)
+    movie = days.a_rated_movie_with_actors()
+    days.universe.ratings[movie] = [movie, "2.6", "778"]
+    days.land()
+    run_dbt("run", "--select", "fct_title_rating")
+    # an operator vacuums with no retention: the change files the KPI has not read yet are gone
+    spark.execute("set spark.databricks.delta.retentionDurationCheck.enabled = false")
+    try:
+        spark.execute(f"vacuum {schema_prefix}cleansed.fct_title_rating retain 0 hours")
+    finally:
+        spark.execute("reset spark.databricks.delta.retentionDurationCheck.enabled")
+    logged = run_dbt(*BUILD).stdout
+    assert "recomputing everyone: a VACUUM of fct_title_rating" in logged, logged[-3000:]
+    assert_same_kpis(fetch_kpis(spark, schema_prefix), expected_kpis(days.effective))
+
+
+def _spark_ui() -> str:
+    log = (REPO_ROOT / ".data/logs/spark-thrift.log").read_text(errors="replace")
+    ports = re.findall(r"started service 'SparkUI' on port (\d+)", log)
+    return f"http://127.0.0.1:{ports[-1] if ports else 4040}/api/v1/applications"
+
+
+def _get(url: str):
+    with urllib.request.urlopen(url, timeout=30) as r:
+        return json.load(r)
+
+
+def _landing_scans(since_ms: float, table: str) -> list[tuple[int, int]]:
+    """(files read, files pruned) of each scan of `table` in the Spark statements that started after since_ms."""
+    base = _spark_ui()
+    app = _get(base)[0]["id"]
+    out = []
+    for execution in _get(f"{base}/{app}/sql?details=true&planDescription=true&offset=0&length=1000"):
+        submitted = dt.datetime.strptime(execution["submissionTime"], "%Y-%m-%dT%H:%M:%S.%f%Z")
+        if submitted.replace(tzinfo=dt.UTC).timestamp() * 1000 < since_ms:
+            continue
+        for node in execution.get("nodes", []):
+            if node["nodeName"].startswith("Scan") and table in node["nodeName"]:
+                metrics = {m["name"]: m["value"] for m in node.get("metrics", [])}
+                read = int(re.sub(r"\D", "", metrics.get("number of files read", "0")) or 0)
+                pruned = int(re.sub(r"\D", "", metrics.get("number of files pruned", "0")) or 0)
+                out.append((read, pruned))
+    return out
+
+
+def test_a_next_day_cleansed_build_reads_only_the_files_of_new_loads(spark, schema_prefix, tmp_path):
+    days = Days(spark, tmp_path)
+    for _ in range(3):  # three loads: the landing table holds the files of each
+        days.land()
+        if days.day < 3:
+            run_dbt("run", "--select", "dim_title")
+        days.universe.change()
+    landing = land.landing_table(DATASETS["title.basics"])
+    files = int(dict(zip(spark.columns(), spark.query(f"describe detail {landing}")[0], strict=False))["numFiles"])
+    since = time.time() * 1000 - 1000
+    run_dbt("run", "--select", "dim_title")
+    scans = _landing_scans(since, landing.split(".")[-1])
+    assert scans, "the build's scan of the landing table is in the Spark UI"
+    for read, _pruned in scans:
+        assert 0 < read < files, (scans, files)
