@@ -98,7 +98,7 @@
       {%- set specified = modules.re.search('"specifiedRetentionMillis":"(\d+)"', parameters) -%}
       {%- set default = modules.re.search('"defaultRetentionMillis":"(\d+)"', parameters) -%}
       {%- set retention = (specified or default).group(1) | int if (specified or default) else 0 -%}
-      {%- if at - modules.datetime.timedelta(milliseconds=retention) <= first_at -%}
+      {%- if at - modules.datetime.timedelta(milliseconds=retention) >= first_at -%}
         {{ return("a VACUUM of " ~ name ~ " at version " ~ version ~ " may have removed the change files of versions "
                   ~ first ~ "-" ~ state.end) }}
       {%- endif -%}
