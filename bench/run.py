@@ -31,7 +31,7 @@ from pathlib import Path
 
 import chart  # bench/chart.py, beside this script
 
-from ingestion import config, land, maintenance, publish, synth, thrift
+from ingestion import config, land, maintenance, publish, spark_ui, synth, thrift
 from ingestion.datasets import DATASETS
 from ingestion.thrift import session
 
@@ -203,6 +203,21 @@ def dbt_node_seconds() -> dict[str, float]:
     return nodes
 
 
+def landing_files_read(since: dt.datetime) -> dict[str, str]:
+    """Per landing table: the files the build's scans read of those the table holds (Spark UI metrics)."""
+    out = {}
+    with session() as spark:
+        for d in DATASETS.values():
+            table = land.landing_table(d)
+            detail = dict(zip(spark.columns(), spark.query(f"describe detail {table}")[0], strict=False))
+            try:
+                read = [r for r, _ in spark_ui.scans(table, since)]
+            except OSError as e:  # the UI is off or elsewhere: the benchmark still stands
+                return {"(Spark UI)": str(e)}
+            out[table.split(".")[-1]] = f"{max(read, default=0)} of {detail.get('numFiles')} files"
+    return out
+
+
 def progress(scale: float, results: list[dict]) -> None:
     """The stages so far, so a run that dies at scale 1.0 after an hour still says where the time went."""
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -237,9 +252,11 @@ def run(scale: float, keep: bool, days: int = 2) -> dict:
             with session() as spark, Stage(f"{label}: landing", results):
                 reports = land.land(spark, {d: day / d.file_name for d in DATASETS.values()}, date)
             results[-1]["landing"] = {r.table.split(".")[-1]: f"{r.method} {r.note}".strip() for r in reports}
+            since = dt.datetime.now(dt.UTC)
             with Stage(f"{label}: dbt build +actor_actress_kpis", results):
                 nodes, statements = dbt_build()
             results[-1]["dbt_nodes"] = nodes
+            results[-1]["landing_files_read"] = landing_files_read(since)
             results[-1]["slowest_statements"] = statements
             with Stage(f"{label}: publish", results):
                 publish.publish(date, database_url=db_url)
@@ -304,6 +321,9 @@ def markdown(report: dict) -> str:
             # sorted, not in finishing order, so the days' breakdowns read side by side
             parts = ", ".join(f"{k} {v:,.0f} s" for k, v in sorted(r["dbt_nodes"].items()))
             lines += ["", f"{r['stage']}, per node: {parts}."]
+        if r.get("landing_files_read"):
+            parts = ", ".join(f"{t} {n}" for t, n in r["landing_files_read"].items())
+            lines += ["", f"{r['stage']}, landing files read (largest scan): {parts}."]
         if r.get("actions"):
             lines += ["", f"{r['stage']}: {', '.join(r['actions'])}."]
     slow = [r for r in report["stages"] if r.get("slowest_statements")]

@@ -1,5 +1,5 @@
-"""dbt_imdb on the real Thrift server: the KPI against an independent computation, incremental runs against a
-full refresh, and a build with nothing new changing nothing."""
+"""dbt_imdb on the real Thrift server: the KPI on the real IMDb excerpts against an independent computation,
+and the docs site."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from conftest import fetch_kpis, run_dbt
 from kpi_reference import assert_same_kpis, expected_kpis
 
-from ingestion import land, synth
+from ingestion import land
 from ingestion.datasets import DATASETS
 from ingestion.thrift import session
 
@@ -25,47 +25,26 @@ def land_dir(spark, directory: Path, run_date: dt.date) -> None:
     land.land(spark, {d: directory / d.file_name for d in DATASETS.values()}, run_date)
 
 
-def without_timestamps(rows: dict) -> dict:
-    return {k: {c: v for c, v in row.items() if c != "updated_at"} for k, row in rows.items()}
-
-
-def cleansed_rows(spark, prefix: str, model: str) -> list[tuple]:
-    cols = [r[0] for r in spark.query(f"describe {prefix}cleansed.{model}") if r[0] and not r[0].startswith("#")]
-    return sorted(spark.query(f"select {', '.join(cols)} from {prefix}cleansed.{model}"), key=repr)
-
-
-def test_kpi_equals_an_independent_computation_on_the_real_excerpts(spark, schema_prefix, gz_samples):
-    land_dir(spark, gz_samples, dt.date(2024, 1, 1))
-    run_dbt("build", "--select", "+actor_actress_kpis")
-    expected = expected_kpis(gz_samples)
-    assert expected, "the excerpts hold rated movies with actors"
-    assert_same_kpis(fetch_kpis(spark, schema_prefix), expected)
-
-
 @pytest.fixture(scope="module")
-def three_days(tmp_path_factory, thrift_server):
-    """Three synthetic days (inserts, updates, removals, a type change, a renamed person, a moved credit),
-    each landed and built incrementally in the module's own schemas. Day 2 takes the affected-people path;
-    day 3 has more affected people than a zero kpi_max_affected_share allows, so it recomputes everyone."""
+def excerpts_built(tmp_path_factory, thrift_server):
+    """The real IMDb excerpts landed and built (unit tests included) in the module's own schemas."""
+    import gzip
+    import shutil
+
+    from conftest import SAMPLES
+
     prefix = f"t{uuid.uuid4().hex[:8]}_"
     saved = os.environ.get("IMDB_SCHEMA_PREFIX")
     os.environ["IMDB_SCHEMA_PREFIX"] = prefix
-    root = tmp_path_factory.mktemp("synth")
-    days = [root / "day1", root / "day2", root / "day3"]
-    synth.generate(days[0], scale=0.0005, seed=7)
-    synth.next_day(days[0], days[1], change_rate=0.05, seed=8)
-    synth.next_day(days[1], days[2], change_rate=0.05, seed=9)
-    builds = []
+    files = tmp_path_factory.mktemp("heads-2024")
+    for tsv in sorted((SAMPLES / "heads-2024").glob("*.tsv")):
+        with tsv.open("rb") as src, gzip.open(files / f"{tsv.name}.gz", "wb") as dst:
+            shutil.copyfileobj(src, dst)
     try:
         with session() as spark:
-            for i, day in enumerate(days):
-                land_dir(spark, day, dt.date(2026, 1, 15) + dt.timedelta(days=i))
-                limit = ["--vars", "{kpi_max_affected_share: 0}"] if i == 2 else []
-                logged = run_dbt("build", "--select", "+actor_actress_kpis", *limit).stdout
-                path = ["recomputing everyone: a full build", "affected people of", "recomputing everyone: "][i]
-                assert path in logged, logged[-3000:]
-                builds.append(fetch_kpis(spark, prefix))
-        yield prefix, days, builds
+            land_dir(spark, files, dt.date(2024, 1, 1))
+            run_dbt("build", "--select", "+actor_actress_kpis")
+        yield prefix, files
     finally:
         with session() as spark:
             for (name,) in spark.query(f"show schemas like '{prefix}*'"):
@@ -76,45 +55,18 @@ def three_days(tmp_path_factory, thrift_server):
             os.environ["IMDB_SCHEMA_PREFIX"] = saved
 
 
-def test_every_incremental_day_equals_an_independent_computation(three_days):
-    _prefix, days, builds = three_days
-    for day, built in zip(days, builds, strict=True):
-        assert_same_kpis(built, expected_kpis(day))
+def test_kpi_equals_an_independent_computation_on_the_real_excerpts(excerpts_built, spark):
+    prefix, files = excerpts_built
+    expected = expected_kpis(files)
+    assert expected, "the excerpts hold rated movies with actors"
+    assert_same_kpis(fetch_kpis(spark, prefix), expected)
 
 
-@pytest.mark.parametrize("day", [1, 2], ids=["affected-people", "recompute-everyone"])
-def test_incremental_days_changed_only_the_affected_rows(three_days, day):
-    _prefix, _days, builds = three_days
-    before, after = builds[day - 1], builds[day]
-    unchanged = [k for k in after.keys() & before.keys() if after[k] == before[k]]
-    touched = [k for k in after if k not in before or after[k]["updated_at"] != before[k]["updated_at"]]
-    assert unchanged and touched
-    assert len(touched) < len(after) / 2  # 5% change: most rows keep their updated_at
-    # a row whose values did not change keeps its updated_at
-    for k in touched:
-        if k in before:
-            assert without_timestamps({k: after[k]}) != without_timestamps({k: before[k]})
+# Incremental days against a full refresh and an independent computation: tests/integration/test_random_days.py;
+# after failures and operators' actions: tests/integration/test_dbt_guarantees.py.
 
 
-def test_a_build_with_nothing_new_changes_no_row(three_days, spark):
-    prefix, _days, builds = three_days
-    run_dbt("build", "--select", "+actor_actress_kpis")
-    assert fetch_kpis(spark, prefix) == builds[-1]  # updated_at included
-
-
-def test_incremental_equals_a_full_refresh(three_days, spark):
-    prefix, _days, builds = three_days
-    before = {m: cleansed_rows(spark, prefix, m) for m in CLEANSED}
-    run_dbt("run", "--select", "+actor_actress_kpis", "--full-refresh")
-    assert without_timestamps(fetch_kpis(spark, prefix)) == without_timestamps(builds[-1])
-    for model in CLEANSED:
-        assert cleansed_rows(spark, prefix, model) == before[model], model
-    # and the next incremental run after a full refresh still works from the rebuilt tables
-    run_dbt("run", "--select", "actor_actress_kpis")
-    assert without_timestamps(fetch_kpis(spark, prefix)) == without_timestamps(builds[-1])
-
-
-def test_docs_site_shows_the_kpi_model_and_its_lineage(three_days, artifacts_dir):
+def test_docs_site_shows_the_kpi_model_and_its_lineage(excerpts_built, artifacts_dir):
     import subprocess
     import time
     import urllib.request

@@ -26,7 +26,7 @@ from ingestion.thrift import session
 pytestmark = pytest.mark.integration
 
 SEEDS = [int(s) for s in os.environ.get("IMDB_RANDOM_SEEDS", "20261128").split(",") if s.strip()]
-DAYS = int(os.environ.get("IMDB_RANDOM_DAYS", "4"))
+DAYS = int(os.environ.get("IMDB_RANDOM_DAYS", "3"))
 CLEANSED = ("dim_title", "dim_person", "fct_title_principal", "fct_title_rating")
 
 
@@ -44,6 +44,7 @@ def test_random_days_stay_equal_to_a_full_refresh_and_to_python(seed, thrift_ser
     rng = random.Random(seed)
     universe = Universe(rng)
     incremental, full = f"r{uuid.uuid4().hex[:8]}_", f"f{uuid.uuid4().hex[:8]}_"
+    previous: dict = {}
     try:
         with session() as spark:
             for day in range(DAYS):
@@ -62,9 +63,20 @@ def test_random_days_stay_equal_to_a_full_refresh_and_to_python(seed, thrift_ser
                     assert {r.method for r in reports} == {land.RAW_DIFF}, context
                 # every other day the KPI recomputes everyone, so both of its paths are drawn
                 share = ["--vars", "{kpi_max_affected_share: 0}"] if day % 2 == 0 else []
-                run_dbt("build", "--select", "+actor_actress_kpis", "--exclude-resource-type", "unit_test", *share)
+                logged = run_dbt(
+                    "build", "--select", "+actor_actress_kpis", "--exclude-resource-type", "unit_test", *share
+                )
+                path = "recomputing everyone: " if day % 2 == 0 else "affected people of"
+                assert path in logged.stdout, (context, logged.stdout[-3000:])
                 built = fetch_kpis(spark, incremental)
                 assert_same_kpis(built, expected_kpis(effective))
+                if day:  # a row whose values did not change keeps its updated_at; a changed one gets a new one
+                    for key in built.keys() & previous.keys():
+                        same = without_timestamps({key: built[key]}) == without_timestamps({key: previous[key]})
+                        assert same == (built[key]["updated_at"] == previous[key]["updated_at"]), (context, key)
+                previous = built
+                if not day:
+                    continue  # a first build is a full build
 
                 # the same landing, built from scratch in schemas of its own
                 spark.execute(f"create schema if not exists {full}landing")
@@ -82,6 +94,10 @@ def test_random_days_stay_equal_to_a_full_refresh_and_to_python(seed, thrift_ser
                         context,
                         model,
                     )
+            # a build with nothing new changes no row
+            monkeypatch.setenv("IMDB_SCHEMA_PREFIX", incremental)
+            run_dbt("build", "--select", "+actor_actress_kpis", "--exclude-resource-type", "unit_test")
+            assert fetch_kpis(spark, incremental) == previous
     finally:
         with session() as spark:
             for prefix in (incremental, full):
