@@ -10,6 +10,10 @@
 {% macro landed_since_last_run(table) -%}
     select * from {{ source('landing', table) }}
     {% if is_incremental() and execute -%}
+    {%- if '_load_id' not in adapter.get_columns_in_relation(this) | map(attribute='name') | list -%}
+      {{ exceptions.raise_compiler_error(this ~ " was built before landing had load ids (_load_id): rebuild it and what "
+         ~ "depends on it once, `dbt build --full-refresh --select " ~ model.name ~ "+` (or `make pipeline FULL_REFRESH=true`)") }}
+    {%- endif -%}
     {%- set newest = run_query("select max(_load_id) from " ~ this).columns[0].values()[0] -%}
     where _load_id > {{ newest | int if newest is not none else -1 }}
     {%- endif %}
