@@ -33,11 +33,8 @@
 
 {#- The load id up to which a test has passed on a relation, or none (never, or the table was rebuilt). -#}
 {% macro tested_load_id(relation, test_name) %}
-  {%- set key = 'imdb.tested_load_id.' ~ test_name -%}
-  {%- for row in run_query("show tblproperties " ~ relation).rows if row[0] == key -%}
-    {{ return(row[1] | int) }}
-  {%- endfor -%}
-  {{ return(none) }}
+  {%- set tested = _tblproperties(relation).get('imdb.tested_load_id.' ~ test_name) -%}
+  {{ return(tested | int if tested is not none else none) }}
 {% endmacro %}
 
 
