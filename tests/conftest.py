@@ -6,9 +6,11 @@ a running server, and stop at the end only what they started themselves.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import os
 import shutil
+import signal
 import subprocess
 import time
 import urllib.request
@@ -194,7 +196,8 @@ def chromium(
     import tempfile
 
     binary = shutil.which("chromium") or "/usr/bin/chromium"
-    with tempfile.TemporaryDirectory() as profile:
+    # Chromium's helper processes may still write to the profile as the browser exits: never fail a test on cleanup
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as profile:
         base = [
             binary,
             "--headless",
@@ -229,12 +232,13 @@ def chromium_session(steps: list[tuple[str, object]], *, screenshot: Path, wait_
 
     binary = shutil.which("chromium") or "/usr/bin/chromium"
     out: list[object] = []
-    with tempfile.TemporaryDirectory() as profile:
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as profile:
         proc = subprocess.Popen(
             [binary, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
              "--disable-background-networking", "--disable-component-update", "--disable-sync",
              f"--user-data-dir={profile}", "--remote-debugging-port=0", "--window-size=1600,1000", "about:blank"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True,  # its own process group, so the helpers (renderer, crashpad) stop with it
         )  # fmt: skip
         try:
             port_file = Path(profile) / "DevToolsActivePort"
@@ -280,6 +284,11 @@ def chromium_session(steps: list[tuple[str, object]], *, screenshot: Path, wait_
                 png = call("Page.captureScreenshot", format="png")["data"]
                 screenshot.write_bytes(base64.b64decode(png))
         finally:
-            proc.terminate()
-            proc.wait(timeout=30)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=30)
     return out
