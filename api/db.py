@@ -20,7 +20,7 @@ from api.settings import Settings
 
 log = logging.getLogger(__name__)
 
-# The serving tables as `ingestion.publish` creates them; declared here only to build queries with bound
+# The serving tables as `serving.publish` creates them; declared here only to build queries with bound
 # parameters (the API never creates or alters them).
 metadata = sa.MetaData()
 
@@ -52,7 +52,7 @@ etl_pipeline_status = sa.Table(
     sa.Column("error", sa.Text),
 )
 
-# One row, bumped by every publish in its swap transaction (ingestion.publish.GENERATION): answers are
+# One row, bumped by every publish in its swap transaction (serving.publish.GENERATION): answers are
 # valid until it changes.
 publish_generation = sa.Table(
     "publish_generation",

@@ -2,7 +2,7 @@
 
 | variable | default |
 | --- | --- |
-| API_DATABASE_URL | the read-only role on the project-local PostgreSQL (ingestion.config.database_url) |
+| API_DATABASE_URL | the read-only role on the project-local PostgreSQL (core.config.database_url) |
 | API_HOST / API_PORT | 127.0.0.1 / 8008 |
 | API_WORKERS | one uvicorn worker process per core |
 | API_POOL_SIZE / API_MAX_OVERFLOW | 8 / 0 connections per worker (overflow ones are opened and closed per use) |
@@ -25,7 +25,7 @@ import os
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from ingestion import config
+from core import config
 
 
 def _default_database_url() -> str:
@@ -66,7 +66,7 @@ class Settings(BaseSettings):
     @classmethod
     def _local_means_default(cls, value: object) -> object:
         # .env.example documents API_DATABASE_URL as optional; empty or "local" mean the local cluster,
-        # exactly as ingestion.config reads it.
+        # exactly as core.config reads it.
         if value is None or (isinstance(value, str) and value.strip() in ("", "local")):
             return _default_database_url()
         return value

@@ -16,7 +16,7 @@ inserted, changed ones updated, missing ones soft-deleted, the rest left alone. 
 run's load id (`_load_id`, one per landing run, strictly increasing), which the dbt models select on.
 
 A file whose bytes were already landed last time (same SHA-256) is skipped, so re-running a date changes
-nothing, not even the Delta version. One run at a time: the run holds the pipeline lease (ingestion/lease.py).
+nothing, not even the Delta version. One run at a time: the run holds the pipeline lease (core/lease.py).
 """
 
 from __future__ import annotations
@@ -32,9 +32,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingestion import config, lease, rawdiff, status
+from core import config, lease, status
+from core.thrift import Session
+from ingestion import rawdiff
 from ingestion.datasets import DATASETS, Dataset
-from ingestion.thrift import Session
 
 log = logging.getLogger(__name__)
 

@@ -23,9 +23,9 @@ import math
 import os
 from dataclasses import dataclass
 
-from ingestion import config
+from core import config
+from core.thrift import Session
 from ingestion.datasets import DATASETS
-from ingestion.thrift import Session
 
 log = logging.getLogger(__name__)
 

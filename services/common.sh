@@ -2,7 +2,7 @@
 # Sourced, not executed.
 set -euo pipefail
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-# .env fills in what the environment does not set (as ingestion/config.py does): `DATA_DIR=/x make up` wins.
+# .env fills in what the environment does not set (as core/config.py does): `DATA_DIR=/x make up` wins.
 if [ -f "$REPO_ROOT/.env" ]; then
   while IFS= read -r _line || [ -n "$_line" ]; do
     case "$_line" in '' | '#'*) continue ;; esac

@@ -1,6 +1,6 @@
 """imdb_pipeline: download → land → dbt (Cosmos, one task per model: its build and tests) → publish → status.
 
-The work lives in `ingestion.orchestration`; this file only builds the graph. Cosmos renders the dbt graph
+The work lives in `pipeline.tasks`; this file only builds the graph. Cosmos renders the dbt graph
 from the manifest (`dbt parse` writes it; LoadMode.DBT_MANIFEST), so the file imports in about a second.
 """
 
@@ -16,7 +16,7 @@ from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, 
 from cosmos.constants import ExecutionMode, LoadMode, TestBehavior
 from cosmos.operators.local import DbtSourceLocalOperator
 
-from ingestion import orchestration
+from pipeline import tasks
 
 REPO = Path(__file__).resolve().parents[2]
 DBT_PROJECT = REPO / "dbt_imdb"
@@ -95,7 +95,7 @@ Logs: DATA_DIR/logs/airflow/.
 
 def _run_date() -> dt.date:
     context = get_current_context()
-    return orchestration.resolve_run_date(context["params"].get("run_date"), context.get("logical_date"))
+    return tasks.resolve_run_date(context["params"].get("run_date"), context.get("logical_date"))
 
 
 def _warn_stale(context: dict) -> None:
@@ -129,11 +129,11 @@ def _warn_stale(context: dict) -> None:
 def imdb_pipeline():
     @task(execution_timeout=TIMEOUTS["download"])
     def download(**context) -> int:
-        return orchestration.download(_run_date(), context["params"].get("base_url"), context["run_id"])
+        return tasks.download(_run_date(), context["params"].get("base_url"), context["run_id"])
 
     @task(execution_timeout=TIMEOUTS["land"])
     def land(files: int, **context) -> list[dict]:
-        return orchestration.land_cached(_run_date(), context["run_id"])
+        return tasks.land_cached(_run_date(), context["run_id"])
 
     dbt = DbtTaskGroup(
         group_id="dbt",
@@ -144,9 +144,9 @@ def imdb_pipeline():
         operator_args={
             "full_refresh": "{{ params.full_refresh }}",
             "install_deps": False,
-            "pre_execute": orchestration.take_lease,  # one run at a time: fails naming the run that holds it
-            "on_success_callback": orchestration.on_model_success,
-            "on_failure_callback": orchestration.on_model_failure,
+            "pre_execute": tasks.take_lease,  # one run at a time: fails naming the run that holds it
+            "on_success_callback": tasks.on_model_success,
+            "on_failure_callback": tasks.on_model_failure,
             "execution_timeout": TIMEOUTS["dbt"],
         },
     )
@@ -167,15 +167,15 @@ def imdb_pipeline():
 
     @task
     def publish(**context) -> str:
-        return orchestration.publish(_run_date(), context["run_id"])
+        return tasks.publish(_run_date(), context["run_id"])
 
     @task(execution_timeout=TIMEOUTS["maintain"])
     def maintain(**context) -> list[str]:
-        return orchestration.maintain(context["run_id"])
+        return tasks.maintain(context["run_id"])
 
     @task(trigger_rule=TriggerRule.ALL_DONE, retries=0)
     def record_status(**context) -> dict[str, int]:
-        return orchestration.finalize_status(_run_date(), context["run_id"])
+        return tasks.finalize_status(_run_date(), context["run_id"])
 
     landed = land(download())
     published = publish()

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from ingestion.config import REPO_ROOT
+from core.config import REPO_ROOT
 
 EXPECTED = {"spark-thrift": 10000, "postgres": 5433, "airflow": 8080, "api": 8008}
 WORKDIR = "/opt/imdb"

@@ -1,4 +1,4 @@
-"""ingestion.synth on tiny snapshots (scale <= 0.001): IMDb's exact format, determinism, realistic
+"""devdata.synth on tiny snapshots (scale <= 0.001): IMDb's exact format, determinism, realistic
 proportions, the deliberate quirks, and every kind of change next_day makes.
 
 The snapshots are real files written by the real code and read back with gzip + str.split only, the way
@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from conftest import SAMPLES
 
-from ingestion import synth
+from devdata import synth
 from ingestion.datasets import DATASETS
 
 SCALE = 0.001

@@ -41,8 +41,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ingestion import config, status
-from ingestion.thrift import Session, ThriftError, session
+from core import config, status
+from core.thrift import Session, ThriftError, session
 
 log = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from ingestion import config
-from ingestion.thrift import Session
+from core import config
+from core.thrift import Session
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from typing import Any
 from pyhive import hive
 from TCLIService.ttypes import TOperationState
 
-from ingestion.config import settings
+from core.config import settings
 
 log = logging.getLogger(__name__)
 # PyHive logs every statement at INFO; ours are logged at DEBUG with their duration instead.

@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ingestion import config
+from core import config
 
 log = logging.getLogger(__name__)
 
