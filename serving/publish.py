@@ -35,7 +35,7 @@ import io
 import logging
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +43,8 @@ import sqlalchemy as sa
 
 from core import config, status
 from core.thrift import Session, ThriftError, session
+from serving.publish_sql import copy_lines_sql, create_table_sql
+from serving.tables import GENERATION_DDL, GENERATION_TABLE, KPIS, STATUS, Column, ServingTable  # noqa: F401
 
 log = logging.getLogger(__name__)
 
@@ -57,13 +59,6 @@ LOCK_ATTEMPTS = 20
 LOCK_RETRY_PAUSE = 0.5
 LOCK_NOT_AVAILABLE = "55P03"  # SQLSTATE of an expired lock_timeout
 
-# The publish generation: one row, bumped in every swap transaction (the API caches answers per generation).
-GENERATION_TABLE = "publish_generation"
-GENERATION_DDL = (
-    f"create table if not exists {GENERATION_TABLE} (id smallint primary key check (id = 1), "
-    "generation bigint not null, published_at timestamp not null, table_name text not null)"
-)
-
 
 class PublishError(RuntimeError):
     """A table could not be published; the message names the table and what was wrong.
@@ -74,74 +69,6 @@ class PublishError(RuntimeError):
     def __init__(self, message: str, result: PublishResult | None = None) -> None:
         super().__init__(message)
         self.result = result
-
-
-@dataclass(frozen=True)
-class Column:
-    name: str
-    pg_type: str
-    not_null: bool = False
-
-
-@dataclass(frozen=True)
-class ServingTable:
-    """A PostgreSQL serving table and the Delta table it is a copy of."""
-
-    name: str
-    columns: tuple[Column, ...]
-    source: Callable[[], str]  # resolved at publish time: the schema prefix comes from the environment
-    primary_key: tuple[str, ...] = ()
-    # (name suffix, column list) — created on the staging table, renamed with it
-    indexes: tuple[tuple[str, str], ...] = ()
-
-    @property
-    def staging(self) -> str:
-        return f"{self.name}__staging"
-
-    @property
-    def column_names(self) -> list[str]:
-        return [c.name for c in self.columns]
-
-
-KPIS = ServingTable(
-    name="actor_actress_kpis",
-    columns=(
-        Column("nconst", "text", not_null=True),
-        Column("role", "text", not_null=True),
-        Column("primary_name", "text"),
-        Column("movies_rated", "bigint", not_null=True),
-        Column("avg_rating", "double precision", not_null=True),
-        Column("weighted_rating", "double precision"),
-        Column("total_votes", "bigint", not_null=True),
-        Column("updated_at", "timestamp"),
-    ),
-    source=lambda: f"{config.schema('aggregated')}.actor_actress_kpis",
-    primary_key=("nconst", "role"),
-    indexes=(
-        # `WHERE role = ? ORDER BY avg_rating DESC, total_votes DESC, nconst` (the SPEC's index)
-        ("role_rank_idx", "role, avg_rating desc, total_votes desc, nconst"),
-        # role=both (the API's default) orders the same way over both roles
-        ("rank_idx", "avg_rating desc, total_votes desc, nconst, role"),
-    ),
-)
-
-STATUS = ServingTable(
-    name="etl_pipeline_status",
-    columns=(
-        Column("run_id", "text", not_null=True),
-        Column("run_date", "date", not_null=True),
-        Column("stage", "text", not_null=True),
-        Column("table_name", "text", not_null=True),
-        Column("status", "text", not_null=True),
-        Column("rows_affected", "bigint"),
-        Column("started_at", "timestamp"),
-        Column("finished_at", "timestamp"),
-        Column("duration_seconds", "double precision"),
-        Column("error", "text"),
-    ),
-    source=status.table,
-    indexes=(("run_date_idx", "run_date"),),
-)
 
 
 @dataclass
@@ -316,12 +243,6 @@ def _delta_version(spark: Session, source: str) -> int:
         ) from exc
 
 
-def create_table_sql(table: ServingTable, name: str | None = None) -> str:
-    """`create table` for a serving table (or its staging copy), without indexes (added after the load)."""
-    columns = ", ".join(f"{c.name} {c.pg_type}{' not null' if c.not_null else ''}" for c in table.columns)
-    return f"create table {name or table.name} ({columns})"
-
-
 def _build_indexes(conn: sa.Connection, table: ServingTable) -> None:
     # After the load, not before: one sorted build is far cheaper than maintaining the index per row.
     if table.primary_key:
@@ -456,28 +377,8 @@ def _insert_row(conn: sa.Connection, target: str, columns: list[str], row: statu
 
 # --- streaming: Spark builds COPY lines, Thrift batches carry them, COPY … FROM STDIN writes them ----------
 
+
 # Spark formats each row as one line of COPY's text format (tab-separated, \N for null, backslash escapes):
-# PyHive decodes Thrift in pure Python, per value, so one string per row instead of eight values more than
-# doubles the throughput, and the formatting runs in the JVM, in parallel. Written as Spark SQL literals
-# (backslash-escaped): '\\' is one backslash, '\t' a tab, '\\t' a backslash and a t.
-_NULL_SQL = r"'\\N'"
-_ESCAPE_SQL = r"replace(replace(replace(replace({col}, '\\', '\\\\'), '\t', '\\t'), '\n', '\\n'), '\r', '\\r')"
-
-
-def _field_sql(column: Column) -> str:
-    """A column as COPY text: strings escaped (names contain quotes and backslashes); numbers, dates and
-    timestamps through Spark's cast to string, which PostgreSQL parses back exactly (doubles print with
-    enough digits to round-trip; timestamps in the session time zone, UTC)."""
-    text = _ESCAPE_SQL.format(col=column.name) if column.pg_type == "text" else f"cast({column.name} as string)"
-    return f"coalesce({text}, {_NULL_SQL})"
-
-
-def copy_lines_sql(table: ServingTable, source: str) -> str:
-    """The Spark query whose single column is one COPY text-format line per source row."""
-    fields = ", ".join(_field_sql(c) for c in table.columns)
-    return f"select concat_ws('\\t', {fields}) as line from {source}"
-
-
 def _fetch_batches(spark: Session, sql: str, batch_rows: int) -> Iterator[list[tuple[Any, ...]]]:
     """Rows of a query in batches, with at most one batch in memory.
 
