@@ -39,5 +39,14 @@ stop_pid() {
   log "$name: stopped (pid $pid)"
 }
 
+# roles_sql SECTION…: those sections of serving/roles.sql (the one file with the roles and GRANTs), for psql
+# with -v variables (see the file's header).
+roles_sql() {
+  local section
+  for section in "$@"; do
+    sed -n "/^-- \[$section\]/,/^-- \[/p" "$REPO_ROOT/serving/roles.sql" | sed '$ { /^-- \[/d }'
+  done
+}
+
 # port_open HOST PORT: true when something listens there.
 port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }

@@ -43,6 +43,7 @@ import sqlalchemy as sa
 
 from core import config, status
 from core.thrift import Session, ThriftError, session
+from serving import roles
 from serving.publish_sql import copy_lines_sql, create_table_sql
 from serving.tables import GENERATION_DDL, GENERATION_TABLE, KPIS, STATUS, Column, ServingTable  # noqa: F401
 
@@ -340,7 +341,7 @@ def bump_generation(conn: sa.Connection, table_name: str, reader: str | None = N
 
 
 def _grant_select(conn: sa.Connection, name: str, reader: str | None) -> None:
-    """Default privileges (serving_db.grant_reader) already cover new tables; granting again makes the
+    """Default privileges (serving.roles.grant_reader) already cover new tables; granting again makes the
     publish right on a database set up differently, and the check turns a silent 403-to-be into an error."""
     if not reader:
         return
@@ -348,7 +349,7 @@ def _grant_select(conn: sa.Connection, name: str, reader: str | None) -> None:
     if exists is None:
         log.warning("read-only role %r does not exist in this database; %s is not granted to it", reader, name)
         return
-    conn.exec_driver_sql(f'grant select on {name} to "{reader.replace(chr(34), chr(34) * 2)}"')
+    roles.grant_table(conn, name, reader)
     can_read = conn.execute(
         sa.text("select has_table_privilege(:r, :t, 'select')"), {"r": reader, "t": name}
     ).scalar_one()
