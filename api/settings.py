@@ -1,4 +1,5 @@
-"""API settings (pydantic-settings): environment variables prefixed `API_`, or the repository's `.env`.
+"""API settings (pydantic-settings): environment variables prefixed `API_`, or the repository's `.env` (read once, by
+core.config, for every entry point).
 
 | variable | default |
 | --- | --- |
@@ -40,9 +41,9 @@ def _cores() -> int:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="API_", env_file=config.REPO_ROOT / ".env", env_file_encoding="utf-8", extra="ignore"
-    )
+    # No env_file: core.config read the repository's `.env` into the environment once, when imported above
+    # (without overriding what is set), as it does for every other entry point.
+    model_config = SettingsConfigDict(env_prefix="API_", extra="ignore")
 
     database_url: str = Field(default_factory=_default_database_url)
     host: str = "127.0.0.1"

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -52,11 +51,11 @@ _RUNNING = (TOperationState.INITIALIZED_STATE, TOperationState.PENDING_STATE, TO
 
 
 def statement_timeout() -> float:
-    return float(os.environ.get("THRIFT_STATEMENT_TIMEOUT_SECONDS", "7200"))
+    return settings().thrift_statement_timeout_seconds
 
 
 def socket_timeout() -> float:
-    return float(os.environ.get("THRIFT_SOCKET_TIMEOUT_SECONDS", "300"))
+    return settings().thrift_socket_timeout_seconds
 
 
 class Session:

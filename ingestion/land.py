@@ -454,9 +454,7 @@ def land(
 
 
 def _with(cfg: config.Settings, **overrides: object) -> config.Settings:
-    import dataclasses
-
-    return dataclasses.replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
+    return cfg.model_copy(update={k: v for k, v in overrides.items() if v is not None})
 
 
 def _plan(spark: Session, f: _File, pool: ThreadPoolExecutor, work_root: Path, cfg: config.Settings, step) -> None:

@@ -33,7 +33,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 import logging
-import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -53,10 +52,8 @@ log = logging.getLogger(__name__)
 # per-round-trip costs vanish, small enough that memory stays flat at any table size.
 BATCH_ROWS = 50_000
 # How long one swap attempt may wait for readers to release the live table (readers queue behind a waiting
-# ACCESS EXCLUSIVE request, so each wait stalls the API: keep it short), how many attempts, and the pause
-# between them that lets the queued readers through.
-LOCK_TIMEOUT_MS = 1000
-LOCK_ATTEMPTS = 20
+# ACCESS EXCLUSIVE request, so each wait stalls the API: keep it short) and how many attempts are settings
+# (PUBLISH_LOCK_TIMEOUT_MS 1000, PUBLISH_LOCK_ATTEMPTS 20); the pause between them lets queued readers through.
 LOCK_RETRY_PAUSE = 0.5
 LOCK_NOT_AVAILABLE = "55P03"  # SQLSTATE of an expired lock_timeout
 
@@ -269,8 +266,8 @@ def _swap(conn: sa.Connection, table: ServingTable, reader: str | None) -> None:
 
 def _lock_settings() -> tuple[int, int]:
     """(lock timeout in ms, attempts), from PUBLISH_LOCK_TIMEOUT_MS / PUBLISH_LOCK_ATTEMPTS."""
-    timeout_ms = int(os.environ.get("PUBLISH_LOCK_TIMEOUT_MS") or LOCK_TIMEOUT_MS)
-    attempts = int(os.environ.get("PUBLISH_LOCK_ATTEMPTS") or LOCK_ATTEMPTS)
+    s = config.settings()
+    timeout_ms, attempts = s.publish_lock_timeout_ms, s.publish_lock_attempts
     return max(timeout_ms, 1), max(attempts, 1)
 
 
