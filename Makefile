@@ -87,9 +87,10 @@ lock-check: setup ## show that requirements.lock resolves for Python 3.11, 3.12 
 clean: ## stop the stack, then remove DATA_DIR after asking; keeps the download cache unless CLEAN_CACHE=1
 	@services/clean.sh
 
-lint: setup ## ruff (lint + format check) and sqlfluff on the dbt models
+lint: setup ## ruff (lint + format check), the direction of imports (lint-imports) and sqlfluff on the dbt models
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check .
+	@$(VENV)/bin/lint-imports
 	@$(VENV)/bin/sqlfluff lint dbt_imdb/models
 
 bench: up ## benchmark landing, dbt and publish on synthetic data (SCALE=0.1) with DuckDB and gzip baselines

@@ -17,45 +17,35 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from api.settings import Settings
+from serving.tables import GENERATION_TABLE, KPIS, STATUS, ServingTable
 
 log = logging.getLogger(__name__)
 
-# The serving tables as `ingestion.publish` creates them; declared here only to build queries with bound
-# parameters (the API never creates or alters them).
+# The serving tables as `serving.publish` creates them, derived from their one definition (serving.tables);
+# declared here only to build queries with bound parameters (the API never creates or alters them).
 metadata = sa.MetaData()
 
-actor_actress_kpis = sa.Table(
-    "actor_actress_kpis",
-    metadata,
-    sa.Column("nconst", sa.Text, primary_key=True),
-    sa.Column("role", sa.Text, primary_key=True),
-    sa.Column("primary_name", sa.Text),
-    sa.Column("movies_rated", sa.BigInteger),
-    sa.Column("avg_rating", sa.Double),
-    sa.Column("weighted_rating", sa.Double),
-    sa.Column("total_votes", sa.BigInteger),
-    sa.Column("updated_at", sa.DateTime),
-)
+_SA_TYPE: dict[str, type[sa.types.TypeEngine[Any]]] = {
+    "text": sa.Text,
+    "bigint": sa.BigInteger,
+    "double precision": sa.Double,
+    "date": sa.Date,
+    "timestamp": sa.DateTime,
+}
 
-etl_pipeline_status = sa.Table(
-    "etl_pipeline_status",
-    metadata,
-    sa.Column("run_id", sa.Text),
-    sa.Column("run_date", sa.Date),
-    sa.Column("stage", sa.Text),
-    sa.Column("table_name", sa.Text),
-    sa.Column("status", sa.Text),
-    sa.Column("rows_affected", sa.BigInteger),
-    sa.Column("started_at", sa.DateTime),
-    sa.Column("finished_at", sa.DateTime),
-    sa.Column("duration_seconds", sa.Double),
-    sa.Column("error", sa.Text),
-)
 
-# One row, bumped by every publish in its swap transaction (ingestion.publish.GENERATION): answers are
+def _table(table: ServingTable) -> sa.Table:
+    columns = (sa.Column(c.name, _SA_TYPE[c.pg_type], primary_key=c.name in table.primary_key) for c in table.columns)
+    return sa.Table(table.name, metadata, *columns)
+
+
+actor_actress_kpis = _table(KPIS)
+etl_pipeline_status = _table(STATUS)
+
+# One row, bumped by every publish in its swap transaction (serving.tables.GENERATION_TABLE): answers are
 # valid until it changes.
 publish_generation = sa.Table(
-    "publish_generation",
+    GENERATION_TABLE,
     metadata,
     sa.Column("id", sa.SmallInteger, primary_key=True),
     sa.Column("generation", sa.BigInteger),

@@ -1,7 +1,7 @@
 """Which publish the serving tables come from, and whether the database answers, on a connection of its own.
 
 Every publish bumps the one row of `publish_generation` in the transaction that swaps a table in
-(ingestion.publish), so a committed publish and its new generation become visible together. Each API
+(serving.publish), so a committed publish and its new generation become visible together. Each API
 worker reads that row every POLL_SECONDS; cached answers and ETags are keyed by it.
 
 The bound on staleness: a generation is only vouched for while the read that produced it started less than

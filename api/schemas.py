@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, create_model
+
+from serving.tables import KPIS, STATUS, ServingTable
 
 # PostgreSQL bigint: larger numbers could never match and would overflow OFFSET (a 500, not a 422).
 BIGINT_MAX = 2**63 - 1
@@ -54,14 +56,32 @@ class TopRequest(TopQuery):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"role": "actor"}]})
 
 
-class ActorKpi(BaseModel):
-    nconst: str = Field(description="IMDb person id")
-    primary_name: str | None = Field(description="name from name.basics; null when the person is missing")
-    role: str = Field(description="actor or actress")
-    movies_rated: int = Field(description="distinct rated movies the person appears in, in this role")
-    avg_rating: float = Field(description="plain mean of those movies' averageRating")
-    weighted_rating: float | None = Field(description="mean of averageRating weighted by numVotes")
-    total_votes: int = Field(description="sum of numVotes over those movies")
+# Response rows derived from the serving tables' one definition (serving.tables): a column's PostgreSQL type
+# gives the field's type (nullable unless `not null`), its description the field's; the field order is the
+# order of the keys in the JSON answer.
+_PY_TYPE: dict[str, Any] = {
+    "text": str,
+    "bigint": int,
+    "double precision": float,
+    "date": dt.date,
+    "timestamp": UtcDateTime,
+}
+
+
+def _row_model(name: str, table: ServingTable, fields: tuple[str, ...]) -> type[BaseModel]:
+    definitions: dict[str, Any] = {}
+    for column in map(table.column, fields):
+        kind = _PY_TYPE[column.pg_type] if column.not_null else _PY_TYPE[column.pg_type] | None
+        definitions[column.name] = (kind, Field(description=column.description) if column.description else ...)
+    return create_model(name, __module__=__name__, **definitions)
+
+
+# The KPI answer leaves out updated_at and names the person before the role.
+ActorKpi = _row_model(
+    "ActorKpi",
+    KPIS,
+    ("nconst", "primary_name", "role", "movies_rated", "avg_rating", "weighted_rating", "total_votes"),
+)
 
 
 class StatusQuery(BaseModel):
@@ -70,17 +90,7 @@ class StatusQuery(BaseModel):
     date: IsoDate = Field(description="run date, YYYY-MM-DD")
 
 
-class StatusRow(BaseModel):
-    run_id: str
-    run_date: dt.date
-    stage: str = Field(description="download, landing, cleansed, aggregated or publish")
-    table_name: str
-    status: str = Field(description="success, failed or skipped")
-    rows_affected: int | None
-    started_at: UtcDateTime | None = Field(description="UTC")
-    finished_at: UtcDateTime | None = Field(description="UTC")
-    duration_seconds: float | None
-    error: str | None
+StatusRow = _row_model("StatusRow", STATUS, tuple(STATUS.column_names))
 
 
 class Health(BaseModel):

@@ -1,8 +1,9 @@
-"""API settings (pydantic-settings): environment variables prefixed `API_`, or the repository's `.env`.
+"""API settings (pydantic-settings): environment variables prefixed `API_`, or the repository's `.env` (read once, by
+core.config, for every entry point).
 
 | variable | default |
 | --- | --- |
-| API_DATABASE_URL | the read-only role on the project-local PostgreSQL (ingestion.config.database_url) |
+| API_DATABASE_URL | the read-only role on the project-local PostgreSQL (core.config.database_url) |
 | API_HOST / API_PORT | 127.0.0.1 / 8008 |
 | API_WORKERS | one uvicorn worker process per core |
 | API_POOL_SIZE / API_MAX_OVERFLOW | 8 / 0 connections per worker (overflow ones are opened and closed per use) |
@@ -25,7 +26,7 @@ import os
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from ingestion import config
+from core import config
 
 
 def _default_database_url() -> str:
@@ -40,9 +41,9 @@ def _cores() -> int:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="API_", env_file=config.REPO_ROOT / ".env", env_file_encoding="utf-8", extra="ignore"
-    )
+    # No env_file: core.config read the repository's `.env` into the environment once, when imported above
+    # (without overriding what is set), as it does for every other entry point.
+    model_config = SettingsConfigDict(env_prefix="API_", extra="ignore")
 
     database_url: str = Field(default_factory=_default_database_url)
     host: str = "127.0.0.1"
@@ -66,7 +67,7 @@ class Settings(BaseSettings):
     @classmethod
     def _local_means_default(cls, value: object) -> object:
         # .env.example documents API_DATABASE_URL as optional; empty or "local" mean the local cluster,
-        # exactly as ingestion.config reads it.
+        # exactly as core.config reads it.
         if value is None or (isinstance(value, str) and value.strip() in ("", "local")):
             return _default_database_url()
         return value

@@ -38,9 +38,10 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from ingestion import config, publish
-from ingestion.serving_db import grant_reader
-from ingestion.thrift import session
+from core import config
+from core.thrift import session
+from serving import publish
+from serving.roles import grant_reader
 
 REPO = config.REPO_ROOT
 ROWS = int(os.environ.get("BENCH_API_ROWS", "1000000"))

@@ -5,7 +5,7 @@ TSV.gz files, and `gzip -dc` of the inputs (the floor: just reading them).
 Stages: landing, dbt build and publish for a first day, then for a next day at 1% change (incremental);
 `--days N` goes on with N-2 more days at 1% change, with the DAG's maintenance step after each day, to show
 that a tenth day costs what the second does. Each stage also records its slowest Spark statements (the
-loader's own, timed by ingestion.thrift; dbt's from its JSON log), so the next bottleneck is visible without
+loader's own, timed by core.thrift; dbt's from its JSON log), so the next bottleneck is visible without
 a profiler, and landing records how each file was compared (raw diff, Spark diff, first load).
 Peak memory is the largest resident set of the Spark Thrift server's JVM (sampled every 0.2 s) during the
 stage, plus the client process; for the baselines, the child process' own peak.
@@ -31,9 +31,12 @@ from pathlib import Path
 
 import chart  # bench/chart.py, beside this script
 
-from ingestion import config, land, maintenance, publish, spark_ui, synth, thrift
+from core import config, spark_ui, thrift
+from core.thrift import session
+from devdata import synth
+from ingestion import land, maintenance
 from ingestion.datasets import DATASETS
-from ingestion.thrift import session
+from serving import publish
 
 REPO = config.REPO_ROOT
 RESULTS = REPO / "bench" / "results"
@@ -138,7 +141,7 @@ def bench_database() -> str:
     """A database of its own (`imdb_bench`), so a benchmark never replaces the KPIs the API serves."""
     import sqlalchemy as sa
 
-    from ingestion.serving_db import grant_reader
+    from serving.roles import grant_reader
 
     url = sa.make_url(config.database_url())
     admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")

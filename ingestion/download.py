@@ -44,6 +44,8 @@ from urllib.request import url2pathname
 import requests
 import urllib3.exceptions
 
+from core import config
+
 log = logging.getLogger(__name__)
 
 Status = Literal["cached", "not_modified", "downloaded"]
@@ -57,7 +59,7 @@ MAX_BACKOFF = 60.0  # seconds; keeps a long retry series from sleeping for minut
 HEAD_MAX = 64 << 10  # the header line is looked for in the first 64 KiB of decompressed data
 # A whole file's download, all attempts and waits included, must end within this; a server that trickles bytes
 # defeats a per-read timeout. Sized for the 740 MB principals file at 0.2 MB/s with margin.
-DEFAULT_DEADLINE = float(os.environ.get("IMDB_DOWNLOAD_DEADLINE_SECONDS", "7200"))
+DEFAULT_DEADLINE = config.settings().download_deadline_seconds  # IMDB_DOWNLOAD_DEADLINE_SECONDS
 META_SUFFIX = ".meta.json"
 USER_AGENT = "imdb-lakehouse/0.1 (+python-requests)"
 # 408 and 429 are "come back later" answers, not client mistakes, so they are retried like 5xx.

@@ -20,12 +20,11 @@ import datetime as dt
 import json
 import logging
 import math
-import os
 from dataclasses import dataclass
 
-from ingestion import config
+from core import config
+from core.thrift import Session
 from ingestion.datasets import DATASETS
-from ingestion.thrift import Session
 
 log = logging.getLogger(__name__)
 
@@ -43,11 +42,11 @@ class Action:
 
 
 def _purge_after() -> int:
-    return int(os.environ.get("IMDB_PURGE_AFTER_COMMITS", "30"))
+    return config.settings().purge_after_commits
 
 
 def _retain_hours() -> int:
-    return int(os.environ.get("IMDB_VACUUM_RETAIN_HOURS", "168"))
+    return config.settings().vacuum_retain_hours
 
 
 def tables() -> list[str]:

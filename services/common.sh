@@ -2,7 +2,7 @@
 # Sourced, not executed.
 set -euo pipefail
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-# .env fills in what the environment does not set (as ingestion/config.py does): `DATA_DIR=/x make up` wins.
+# .env fills in what the environment does not set (as core/config.py does): `DATA_DIR=/x make up` wins.
 if [ -f "$REPO_ROOT/.env" ]; then
   while IFS= read -r _line || [ -n "$_line" ]; do
     case "$_line" in '' | '#'*) continue ;; esac
@@ -37,6 +37,15 @@ stop_pid() {
   if kill -0 "$pid" 2>/dev/null; then log "$name: still running after 30 s, killing $pid"; kill -KILL "$pid" 2>/dev/null || true; fi
   rm -f "$pidfile"
   log "$name: stopped (pid $pid)"
+}
+
+# roles_sql SECTION…: those sections of serving/roles.sql (the one file with the roles and GRANTs), for psql
+# with -v variables (see the file's header).
+roles_sql() {
+  local section
+  for section in "$@"; do
+    sed -n "/^-- \[$section\]/,/^-- \[/p" "$REPO_ROOT/serving/roles.sql" | sed '$ { /^-- \[/d }'
+  done
 }
 
 # port_open HOST PORT: true when something listens there.

@@ -101,29 +101,14 @@ start() {
   bootstrap
 }
 
-# Roles and database; idempotent (passwords re-applied from the environment every start).
+# Roles and database; idempotent (passwords re-applied from the environment every start). The SQL is in
+# serving/roles.sql, read through roles_sql (common.sh), on stdin: the postgres OS user need not read the clone.
 bootstrap() {
-  psql_admin -U postgres -d postgres <<SQL >/dev/null
-select format('create role %I login', '$PG_WRITER') where not exists (select from pg_roles where rolname = '$PG_WRITER')
-\gexec
-select format('create role %I login', '$PG_READER') where not exists (select from pg_roles where rolname = '$PG_READER')
-\gexec
-alter role "$PG_WRITER" with login createdb password '$PG_WRITER_PASSWORD';
-alter role "$PG_READER" with login nocreatedb password '$PG_READER_PASSWORD';
--- A reader idle inside a transaction would hold publish's swap (and every reader queued behind it): end it.
-alter role "$PG_READER" set idle_in_transaction_session_timeout = '$PG_READER_IDLE_IN_TRANSACTION_TIMEOUT';
-select format('create database %I owner %I', '$PG_DB', '$PG_WRITER') where not exists (select from pg_database where datname = '$PG_DB')
-\gexec
-select format('create database %I owner %I', 'airflow', '$PG_WRITER') where not exists (select from pg_database where datname = 'airflow')
-\gexec
-SQL
-  psql_admin -U postgres -d "$PG_DB" <<SQL >/dev/null
-revoke create on schema public from public;
-grant connect on database "$PG_DB" to "$PG_READER";
-grant usage on schema public to "$PG_READER";
-grant select on all tables in schema public to "$PG_READER";
-alter default privileges for role "$PG_WRITER" in schema public grant select on tables to "$PG_READER";
-SQL
+  local vars=(-v writer="$PG_WRITER" -v reader="$PG_READER" -v db="$PG_DB"
+    -v writer_password="$PG_WRITER_PASSWORD" -v reader_password="$PG_READER_PASSWORD"
+    -v reader_idle_timeout="$PG_READER_IDLE_IN_TRANSACTION_TIMEOUT")
+  roles_sql roles databases | psql_admin -U postgres -d postgres "${vars[@]}" >/dev/null
+  roles_sql reader_privileges | psql_admin -U postgres -d "$PG_DB" "${vars[@]}" >/dev/null
 }
 
 status() {

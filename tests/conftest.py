@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from ingestion.config import REPO_ROOT, database_url
+from core.config import REPO_ROOT, database_url
 
 # Real IMDb excerpts, committed with the tests (see tests/data/README.md for their terms).
 SAMPLES = Path(__file__).resolve().parent / "data"
@@ -62,7 +62,7 @@ def postgres_server() -> Iterator[None]:
 
 @pytest.fixture()
 def spark(thrift_server: None):
-    from ingestion.thrift import session
+    from core.thrift import session
 
     with session() as s:
         yield s
@@ -71,7 +71,7 @@ def spark(thrift_server: None):
 @pytest.fixture()
 def schema_prefix(thrift_server: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A fresh schema prefix for this test (landing/cleansed/aggregated live under it), dropped after."""
-    from ingestion.thrift import session
+    from core.thrift import session
 
     prefix = f"t{uuid.uuid4().hex[:8]}_"
     monkeypatch.setenv("IMDB_SCHEMA_PREFIX", prefix)
@@ -98,7 +98,7 @@ def pg_database(postgres_server: None) -> Iterator[tuple[str, str]]:
     db_writer = writer_url.set(database=name)
     engine = sa.create_engine(db_writer, isolation_level="AUTOCOMMIT")
     with engine.connect() as c:
-        from ingestion.serving_db import grant_reader
+        from serving.roles import grant_reader
 
         grant_reader(c, reader_url.username)
     engine.dispose()

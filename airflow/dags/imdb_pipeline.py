@@ -1,30 +1,36 @@
 """imdb_pipeline: download → land → dbt (Cosmos, one task per model: its build and tests) → publish → status.
 
-The work lives in `ingestion.orchestration`; this file only builds the graph. Cosmos renders the dbt graph
+The work lives in `pipeline.tasks`; this file only builds the graph. Cosmos renders the dbt graph
 from the manifest (`dbt parse` writes it; LoadMode.DBT_MANIFEST), so the file imports in about a second.
+dbt's paths come from the environment, as Cosmos' example DAGs take them (core.config: DBT_PROJECT_DIR,
+DBT_PROFILES_DIR, DBT_EXECUTABLE_PATH; by default the clone's dbt_imdb/, profiles.yml and .venv/bin/dbt).
+The tasks pass nothing to each other through XCom: each reads the run date and run id from its context and
+logs what it did, so nothing is pushed that no task reads.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
-from pathlib import Path
 
 from airflow.sdk import Param, TriggerRule, dag, get_current_context, task
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import ExecutionMode, LoadMode, TestBehavior
 from cosmos.operators.local import DbtSourceLocalOperator
 
-from ingestion import orchestration
+from core import config
+from pipeline import tasks
 
-REPO = Path(__file__).resolve().parents[2]
-DBT_PROJECT = REPO / "dbt_imdb"
-DBT_EXECUTABLE = str(REPO / ".venv" / "bin" / "dbt")
+log = logging.getLogger(__name__)
+SETTINGS = config.settings()
+DBT_PROJECT = SETTINGS.dbt_project_dir
+DBT_EXECUTABLE = str(SETTINGS.dbt_executable_path)
 
 project_config = ProjectConfig(DBT_PROJECT, manifest_path=DBT_PROJECT / "target" / "manifest.json")
 profile_config = ProfileConfig(
-    profile_name="imdb", target_name=os.environ.get("DBT_TARGET", "local"), profiles_yml_filepath=REPO / "profiles.yml"
+    profile_name="imdb",
+    target_name=SETTINGS.dbt_target,
+    profiles_yml_filepath=SETTINGS.dbt_profiles_dir / "profiles.yml",
 )
 execution_config = ExecutionConfig(execution_mode=ExecutionMode.LOCAL, dbt_executable_path=DBT_EXECUTABLE)
 render_config = RenderConfig(
@@ -40,20 +46,19 @@ render_config = RenderConfig(
 )
 
 
-def _minutes(variable: str, default: float) -> dt.timedelta:
-    """A task deadline from the environment, in minutes."""
-    return dt.timedelta(minutes=float(os.environ.get(variable) or default))
+def _minutes(minutes: float) -> dt.timedelta:
+    return dt.timedelta(minutes=minutes)
 
 
 # Deadlines sized for the full IMDb (scale 1.0) on 2 cores with margin: a landing took ~30 min there, a dbt
 # model up to ~10 min, publish under a minute. A task past its deadline fails, naming itself, instead of
 # holding the run (and, with one active run, every later day) forever.
 TIMEOUTS = {
-    "download": _minutes("IMDB_DOWNLOAD_TIMEOUT_MINUTES", 60),  # ~1.3 GB from datasets.imdbws.com
-    "land": _minutes("IMDB_LAND_TIMEOUT_MINUTES", 120),
-    "maintain": _minutes("IMDB_MAINTAIN_TIMEOUT_MINUTES", 120),  # OPTIMIZE/VACUUM may rewrite a whole table
-    "dbt": _minutes("IMDB_DBT_TIMEOUT_MINUTES", 45),  # each model's run and each model's tests
-    "other": _minutes("IMDB_TASK_TIMEOUT_MINUTES", 30),  # publish, record_status, source_freshness
+    "download": _minutes(SETTINGS.download_timeout_minutes),  # 60: ~1.3 GB from datasets.imdbws.com
+    "land": _minutes(SETTINGS.land_timeout_minutes),  # 120
+    "maintain": _minutes(SETTINGS.maintain_timeout_minutes),  # 120: OPTIMIZE/VACUUM may rewrite a whole table
+    "dbt": _minutes(SETTINGS.dbt_timeout_minutes),  # 45: each model's run and each model's tests
+    "other": _minutes(SETTINGS.task_timeout_minutes),  # 30: publish, record_status, source_freshness
 }
 
 
@@ -95,11 +100,11 @@ Logs: DATA_DIR/logs/airflow/.
 
 def _run_date() -> dt.date:
     context = get_current_context()
-    return orchestration.resolve_run_date(context["params"].get("run_date"), context.get("logical_date"))
+    return tasks.resolve_run_date(context["params"].get("run_date"), context.get("logical_date"))
 
 
 def _warn_stale(context: dict) -> None:
-    logging.getLogger(__name__).warning("landing tables unchanged for longer than expected: %s", context["test_names"])
+    log.warning("landing tables unchanged for longer than expected: %s", context["test_names"])
 
 
 @dag(
@@ -111,7 +116,7 @@ def _warn_stale(context: dict) -> None:
     max_active_runs=1,  # the KPI's change-feed bookkeeping assumes one run at a time
     doc_md=DOC_MD,
     default_args={
-        "retries": int(os.environ.get("IMDB_TASK_RETRIES", "2")),
+        "retries": SETTINGS.task_retries,
         "retry_delay": dt.timedelta(minutes=2),
         "retry_exponential_backoff": True,
         "execution_timeout": TIMEOUTS["other"],
@@ -128,12 +133,14 @@ def _warn_stale(context: dict) -> None:
 )
 def imdb_pipeline():
     @task(execution_timeout=TIMEOUTS["download"])
-    def download(**context) -> int:
-        return orchestration.download(_run_date(), context["params"].get("base_url"), context["run_id"])
+    def download(**context) -> None:
+        files = tasks.download(_run_date(), context["params"].get("base_url"), context["run_id"])
+        log.info("%d files in the cache", files)
 
     @task(execution_timeout=TIMEOUTS["land"])
-    def land(files: int, **context) -> list[dict]:
-        return orchestration.land_cached(_run_date(), context["run_id"])
+    def land(**context) -> None:
+        for report in tasks.land_cached(_run_date(), context["run_id"]):
+            log.info("landed %s", report)
 
     dbt = DbtTaskGroup(
         group_id="dbt",
@@ -144,9 +151,9 @@ def imdb_pipeline():
         operator_args={
             "full_refresh": "{{ params.full_refresh }}",
             "install_deps": False,
-            "pre_execute": orchestration.take_lease,  # one run at a time: fails naming the run that holds it
-            "on_success_callback": orchestration.on_model_success,
-            "on_failure_callback": orchestration.on_model_failure,
+            "pre_execute": tasks.take_lease,  # one run at a time: fails naming the run that holds it
+            "on_success_callback": tasks.on_model_success,
+            "on_failure_callback": tasks.on_model_failure,
             "execution_timeout": TIMEOUTS["dbt"],
         },
     )
@@ -166,18 +173,19 @@ def imdb_pipeline():
     )
 
     @task
-    def publish(**context) -> str:
-        return orchestration.publish(_run_date(), context["run_id"])
+    def publish(**context) -> None:
+        log.info("%s", tasks.publish(_run_date(), context["run_id"]))
 
     @task(execution_timeout=TIMEOUTS["maintain"])
-    def maintain(**context) -> list[str]:
-        return orchestration.maintain(context["run_id"])
+    def maintain(**context) -> None:
+        for action in tasks.maintain(context["run_id"]):
+            log.info("%s", action)
 
     @task(trigger_rule=TriggerRule.ALL_DONE, retries=0)
-    def record_status(**context) -> dict[str, int]:
-        return orchestration.finalize_status(_run_date(), context["run_id"])
+    def record_status(**context) -> None:
+        log.info("statuses of the run: %s", tasks.finalize_status(_run_date(), context["run_id"]))
 
-    landed = land(download())
+    landed = download() >> land()
     published = publish()
     status = record_status()
     landed >> dbt >> published >> maintain() >> status

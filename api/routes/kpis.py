@@ -25,15 +25,7 @@ def _ranking(by_role: bool) -> sa.Select:
     asyncpg's prepared statements do the rest)."""
     k = actor_actress_kpis
     stmt = (
-        sa.select(
-            k.c.nconst,
-            k.c.primary_name,
-            k.c.role,
-            k.c.movies_rated,
-            k.c.avg_rating,
-            k.c.weighted_rating,
-            k.c.total_votes,
-        )
+        sa.select(*(k.c[name] for name in ActorKpi.model_fields))  # the answer's keys, in its order
         .where(k.c.movies_rated >= sa.bindparam("min_movies"), k.c.total_votes >= sa.bindparam("min_votes"))
         .order_by(k.c.avg_rating.desc(), k.c.total_votes.desc(), k.c.nconst, k.c.role)
         # bigint: offset may be up to 2**63-1 (schemas.BIGINT_MAX)

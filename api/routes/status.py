@@ -23,18 +23,7 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
 _s = etl_pipeline_status
 # Every status row of the day's runs, in the order the work happened.
 _OF_DAY = (
-    sa.select(
-        _s.c.run_id,
-        _s.c.run_date,
-        _s.c.stage,
-        _s.c.table_name,
-        _s.c.status,
-        _s.c.rows_affected,
-        _s.c.started_at,
-        _s.c.finished_at,
-        _s.c.duration_seconds,
-        _s.c.error,
-    )
+    sa.select(*(_s.c[name] for name in StatusRow.model_fields))  # the answer's keys, in its order
     .where(_s.c.run_date == sa.bindparam("day"))
     .order_by(_s.c.started_at.nulls_last(), _s.c.run_id, _s.c.stage, _s.c.table_name)
 )

@@ -17,7 +17,7 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from ingestion.config import REPO_ROOT
+from core.config import REPO_ROOT
 
 
 def free_port() -> int:

@@ -34,7 +34,7 @@ from schemathesis import Case, GenerationMode
 from api.db import actor_actress_kpis, etl_pipeline_status
 from api.main import create_app
 from api.settings import Settings
-from ingestion import publish
+from serving import publish
 
 pytestmark = pytest.mark.integration
 

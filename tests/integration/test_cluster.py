@@ -18,9 +18,9 @@ import pytest
 from conftest import fetch_kpis, free_port, run_dbt, service
 from kpi_reference import assert_same_kpis, expected_kpis
 
-from ingestion import config
-from ingestion.config import REPO_ROOT
-from ingestion.thrift import session
+from core import config
+from core.config import REPO_ROOT
+from core.thrift import session
 
 pytestmark = pytest.mark.integration
 

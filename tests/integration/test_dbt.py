@@ -12,9 +12,9 @@ import pytest
 from conftest import fetch_kpis, run_dbt
 from kpi_reference import assert_same_kpis, expected_kpis
 
+from core.thrift import session
 from ingestion import land
 from ingestion.datasets import DATASETS
-from ingestion.thrift import session
 
 pytestmark = pytest.mark.integration
 

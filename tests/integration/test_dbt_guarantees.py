@@ -15,7 +15,8 @@ from conftest import REPO_ROOT, fetch_kpis, run_dbt
 from kpi_reference import assert_same_kpis, expected_kpis
 from random_imdb import Universe
 
-from ingestion import land, spark_ui
+from core import spark_ui
+from ingestion import land
 from ingestion.datasets import DATASETS
 
 pytestmark = pytest.mark.integration

@@ -15,10 +15,12 @@ import pytest
 from conftest import service
 from test_landing import DAY1, DAY2, day1_lines, versions, write_snapshot
 
-from ingestion import config, land, lease, pipeline, status
-from ingestion.config import REPO_ROOT
+from core import config, lease, status
+from core.config import REPO_ROOT
+from core.thrift import session
+from ingestion import land
 from ingestion.datasets import DATASETS, get
-from ingestion.thrift import session
+from pipeline import daily
 
 pytestmark = pytest.mark.integration
 
@@ -102,7 +104,7 @@ def test_a_repeated_key_stops_a_first_day(spark, schema_prefix, tmp_path):
 def test_a_failure_before_the_first_status_row_is_recorded_as_failed(spark, schema_prefix, tmp_path, monkeypatch):
     monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
     with pytest.raises(ValueError, match="unsupported scheme 'ftp'"):
-        pipeline.download(DAY1, "ftp://example.org/imdb/", run_id="r-ftp", spark=spark)
+        daily.download(DAY1, "ftp://example.org/imdb/", run_id="r-ftp", spark=spark)
     rows = spark.query(f"select table_name, status, error from {status.table()} where run_id = 'r-ftp'")
     assert {r[0] for r in rows} == {d.file_name for d in DATASETS.values()}
     assert all(r[1] == "failed" and "unsupported scheme" in r[2] for r in rows)

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from conftest import SAMPLES
 
+from core.config import REPO_ROOT
 from ingestion import land
-from ingestion.config import REPO_ROOT
 from ingestion.datasets import DATASETS, get
 
 pytestmark = pytest.mark.integration

@@ -32,7 +32,7 @@ def test_delta_create_merge_history_time_travel_delete(spark, schema_prefix):
 
 
 def test_thrift_connections_are_separate_sessions(spark, thrift_server):
-    from ingestion.thrift import ThriftError, session
+    from core.thrift import ThriftError, session
 
     spark.execute("create temporary view only_here as select 1 as x")
     with session() as other, pytest.raises(ThriftError, match="only_here"):

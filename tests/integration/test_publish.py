@@ -15,7 +15,7 @@ import pytest
 import sqlalchemy as sa
 from api_server import from_every_worker, running_api
 
-from ingestion import publish
+from serving import publish
 
 pytestmark = pytest.mark.integration
 

@@ -21,9 +21,9 @@ from conftest import fetch_kpis, run_dbt
 from kpi_reference import assert_same_kpis, expected_kpis
 from random_imdb import Universe
 
+from core.thrift import session
 from ingestion import land
 from ingestion.datasets import DATASETS
-from ingestion.thrift import session
 
 pytestmark = pytest.mark.integration
 

@@ -10,9 +10,9 @@ import uuid
 import pytest
 from test_landing import read_sample, write_snapshot
 
+from core.thrift import session
 from ingestion import land
 from ingestion.datasets import get
-from ingestion.thrift import session
 
 pytestmark = pytest.mark.integration
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ingestion.config import REPO_ROOT, settings
+from core.config import REPO_ROOT, settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.lifecycle]
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from conftest import service
 
-from ingestion.config import REPO_ROOT, settings
+from core.config import REPO_ROOT, settings
 
 pytestmark = pytest.mark.integration
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ingestion.config import REPO_ROOT
+from core.config import REPO_ROOT
 
 sys.path.insert(0, str(REPO_ROOT / "bench"))  # bench/ holds scripts, not a package
 import chart  # noqa: E402

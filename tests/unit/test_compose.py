@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from ingestion.config import REPO_ROOT
+from core.config import REPO_ROOT
 
 EXPECTED = {"spark-thrift": 10000, "postgres": 5433, "airflow": 8080, "api": 8008}
 WORKDIR = "/opt/imdb"
@@ -327,9 +327,12 @@ def test_addresses_name_the_other_services_and_ports_agree():
 def test_postgres_gets_the_roles_and_airflows_database():
     services = compose()["services"]
     mount = next(v for v in services["postgres"]["volumes"] if "docker-entrypoint-initdb.d" in v)
-    script = REPO_ROOT / mount.split(":")[0]
-    sql = script.read_text()
-    assert "create role imdb_reader" in sql and re.search(r"create database airflow\b", sql)
+    script = (REPO_ROOT / mount.split(":")[0]).read_text()
+    # the script feeds serving/roles.sql, mounted beside it, to psql: the reader role and Airflow's database
+    roles = next(v for v in services["postgres"]["volumes"] if v.endswith(":/etc/imdb/roles.sql:ro"))
+    sql = (REPO_ROOT / roles.split(":")[0]).read_text()
+    assert "-v reader=imdb_reader" in script and "section roles" in script and "section databases" in script
+    assert "create role %I login', :'reader')" in sql and re.search(r"create database %I owner %I', 'airflow'", sql)
     writer = services["postgres"]["environment"]["POSTGRES_USER"]
     assert urlsplit(service_env(services["airflow"])["DATABASE_URL"]).username == writer
 

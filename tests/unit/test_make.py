@@ -8,7 +8,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from ingestion.config import REPO_ROOT
+from core.config import REPO_ROOT
 
 
 def make(*args: str, env: dict[str, str] | None = None, answer: str = "") -> subprocess.CompletedProcess[str]:

@@ -7,12 +7,12 @@ import re
 
 from conftest import SAMPLES
 
-from ingestion.config import REPO_ROOT
+from core.config import REPO_ROOT
 from ingestion.datasets import DATASETS
 
 # Paths that point out of the clone: a sibling folder, the parent of the repository, a machine's own layout.
 OUTSIDE = re.compile(r"\.\./shared|REPO_ROOT\.parent|parents?\[\d\]\s*/\s*[\"']shared|[\"']/(work|home|root)/")
-SCANNED = ("tests", "ingestion", "api", "bench", "airflow", "services", ".ci")
+SCANNED = ("tests", "core", "ingestion", "serving", "pipeline", "devdata", "api", "bench", "airflow", "services", ".ci")
 
 
 def test_no_path_outside_the_repository():

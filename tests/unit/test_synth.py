@@ -1,4 +1,4 @@
-"""ingestion.synth on tiny snapshots (scale <= 0.001): IMDb's exact format, determinism, realistic
+"""devdata.synth on tiny snapshots (scale <= 0.001): IMDb's exact format, determinism, realistic
 proportions, the deliberate quirks, and every kind of change next_day makes.
 
 The snapshots are real files written by the real code and read back with gzip + str.split only, the way
@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from conftest import SAMPLES
 
-from ingestion import synth
+from devdata import gzio, synth, vocabulary
 from ingestion.datasets import DATASETS
 
 SCALE = 0.001
@@ -106,7 +106,7 @@ def test_every_line_has_the_registry_columns(snapshot: Path, name: str) -> None:
 
 
 def test_title_fields(snapshot: Path) -> None:
-    types = {t.name for t in synth.TITLE_TYPES}
+    types = {t.name for t in vocabulary.TITLE_TYPES}
     for tconst, ttype, primary, original, adult, start, end, runtime, genres in read(snapshot, "title.basics"):
         assert TCONST.fullmatch(tconst)
         assert ttype in types and primary and original
@@ -116,7 +116,7 @@ def test_title_fields(snapshot: Path) -> None:
         assert runtime == NULL or int(runtime) > 0
         if genres != NULL:
             g = genres.split(",")
-            assert 1 <= len(g) <= 3 and set(g) <= set(synth.GENRES) and g == sorted(g)
+            assert 1 <= len(g) <= 3 and set(g) <= set(vocabulary.GENRES) and g == sorted(g)
 
 
 def test_rating_fields(snapshot: Path) -> None:
@@ -127,7 +127,7 @@ def test_rating_fields(snapshot: Path) -> None:
 
 
 def test_principal_fields(snapshot: Path) -> None:
-    categories = {c for c, _, _ in synth.CATEGORIES}
+    categories = {c for c, _, _ in vocabulary.CATEGORIES}
     orderings: dict[str, list[int]] = defaultdict(list)
     for tconst, ordering, nconst, category, job, characters in read(snapshot, "title.principals"):
         assert TCONST.fullmatch(tconst) and NCONST.fullmatch(nconst)
@@ -141,7 +141,7 @@ def test_principal_fields(snapshot: Path) -> None:
 
 
 def test_name_fields(snapshot: Path) -> None:
-    professions = set(synth.PROFESSIONS)
+    professions = set(vocabulary.PROFESSIONS)
     for nconst, name, birth, death, profession, known in read(snapshot, "name.basics"):
         assert NCONST.fullmatch(nconst) and name
         assert birth == NULL or 1800 <= int(birth) <= 2026
@@ -175,8 +175,8 @@ def test_title_files_agree(snapshot: Path) -> None:
 
 def test_row_counts_scale_linearly(day1: Path, tmp_path: Path) -> None:
     counts = synth.generate(tmp_path, SCALE / 5)
-    assert counts["title.basics"] == round(synth.FULL_TITLES * SCALE / 5)
-    assert counts["name.basics"] == round(synth.FULL_NAMES * SCALE / 5)
+    assert counts["title.basics"] == round(vocabulary.FULL_TITLES * SCALE / 5)
+    assert counts["name.basics"] == round(vocabulary.FULL_NAMES * SCALE / 5)
     for name in ("title.ratings", "title.principals"):
         assert 0.15 < counts[name] / len(read(day1, name)) < 0.25, name
 
@@ -184,8 +184,8 @@ def test_row_counts_scale_linearly(day1: Path, tmp_path: Path) -> None:
 def test_proportions_look_like_imdb(day1: Path) -> None:
     basics, ratings = read(day1, "title.basics"), read(day1, "title.ratings")
     principals = read(day1, "title.principals")
-    assert len(basics) == round(synth.FULL_TITLES * SCALE)
-    assert len(read(day1, "name.basics")) == round(synth.FULL_NAMES * SCALE)
+    assert len(basics) == round(vocabulary.FULL_TITLES * SCALE)
+    assert len(read(day1, "name.basics")) == round(vocabulary.FULL_NAMES * SCALE)
 
     types = Counter(r[1] for r in basics)
     assert 0.04 < types["movie"] / len(basics) < 0.08
@@ -280,8 +280,8 @@ def test_worker_processes_write_the_same_bytes(tmp_path: Path, monkeypatch: pyte
 
 def test_crc32_combine_matches_zlib() -> None:
     a, b = b"tt0000001\tmovie\n" * 1000, "nm0000002\tZoë\n".encode() * 77
-    assert synth._crc32_combine(zlib.crc32(a), zlib.crc32(b), len(b)) == zlib.crc32(a + b)
-    assert synth._crc32_combine(zlib.crc32(a), zlib.crc32(b""), 0) == zlib.crc32(a)
+    assert gzio._crc32_combine(zlib.crc32(a), zlib.crc32(b), len(b)) == zlib.crc32(a + b)
+    assert gzio._crc32_combine(zlib.crc32(a), zlib.crc32(b""), 0) == zlib.crc32(a)
 
 
 def test_outputs_are_plain_gzip(day1: Path) -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,7 +21,7 @@ from typing import Any
 from pyhive import hive
 from TCLIService.ttypes import TOperationState
 
-from ingestion.config import settings
+from core.config import settings
 
 log = logging.getLogger(__name__)
 # PyHive logs every statement at INFO; ours are logged at DEBUG with their duration instead.
@@ -52,11 +51,11 @@ _RUNNING = (TOperationState.INITIALIZED_STATE, TOperationState.PENDING_STATE, TO
 
 
 def statement_timeout() -> float:
-    return float(os.environ.get("THRIFT_STATEMENT_TIMEOUT_SECONDS", "7200"))
+    return settings().thrift_statement_timeout_seconds
 
 
 def socket_timeout() -> float:
-    return float(os.environ.get("THRIFT_SOCKET_TIMEOUT_SECONDS", "300"))
+    return settings().thrift_socket_timeout_seconds
 
 
 class Session:

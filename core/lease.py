@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ingestion import config
+from core import config
 
 log = logging.getLogger(__name__)
 
@@ -52,11 +52,11 @@ class Lease:
 
 
 def _ttl() -> float:
-    return float(os.environ.get("IMDB_LEASE_TTL_SECONDS", "120"))
+    return config.settings().lease_ttl_seconds
 
 
 def _gap() -> float:
-    return float(os.environ.get("IMDB_LEASE_GAP_SECONDS", "900"))
+    return config.settings().lease_gap_seconds
 
 
 def _path() -> Path:

@@ -33,16 +33,18 @@ from __future__ import annotations
 import datetime as dt
 import io
 import logging
-import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
 
-from ingestion import config, status
-from ingestion.thrift import Session, ThriftError, session
+from core import config, status
+from core.thrift import Session, ThriftError, session
+from serving import roles
+from serving.publish_sql import copy_lines_sql, create_table_sql
+from serving.tables import GENERATION_DDL, GENERATION_TABLE, KPIS, STATUS, Column, ServingTable  # noqa: F401
 
 log = logging.getLogger(__name__)
 
@@ -50,19 +52,10 @@ log = logging.getLogger(__name__)
 # per-round-trip costs vanish, small enough that memory stays flat at any table size.
 BATCH_ROWS = 50_000
 # How long one swap attempt may wait for readers to release the live table (readers queue behind a waiting
-# ACCESS EXCLUSIVE request, so each wait stalls the API: keep it short), how many attempts, and the pause
-# between them that lets the queued readers through.
-LOCK_TIMEOUT_MS = 1000
-LOCK_ATTEMPTS = 20
+# ACCESS EXCLUSIVE request, so each wait stalls the API: keep it short) and how many attempts are settings
+# (PUBLISH_LOCK_TIMEOUT_MS 1000, PUBLISH_LOCK_ATTEMPTS 20); the pause between them lets queued readers through.
 LOCK_RETRY_PAUSE = 0.5
 LOCK_NOT_AVAILABLE = "55P03"  # SQLSTATE of an expired lock_timeout
-
-# The publish generation: one row, bumped in every swap transaction (the API caches answers per generation).
-GENERATION_TABLE = "publish_generation"
-GENERATION_DDL = (
-    f"create table if not exists {GENERATION_TABLE} (id smallint primary key check (id = 1), "
-    "generation bigint not null, published_at timestamp not null, table_name text not null)"
-)
 
 
 class PublishError(RuntimeError):
@@ -74,74 +67,6 @@ class PublishError(RuntimeError):
     def __init__(self, message: str, result: PublishResult | None = None) -> None:
         super().__init__(message)
         self.result = result
-
-
-@dataclass(frozen=True)
-class Column:
-    name: str
-    pg_type: str
-    not_null: bool = False
-
-
-@dataclass(frozen=True)
-class ServingTable:
-    """A PostgreSQL serving table and the Delta table it is a copy of."""
-
-    name: str
-    columns: tuple[Column, ...]
-    source: Callable[[], str]  # resolved at publish time: the schema prefix comes from the environment
-    primary_key: tuple[str, ...] = ()
-    # (name suffix, column list) — created on the staging table, renamed with it
-    indexes: tuple[tuple[str, str], ...] = ()
-
-    @property
-    def staging(self) -> str:
-        return f"{self.name}__staging"
-
-    @property
-    def column_names(self) -> list[str]:
-        return [c.name for c in self.columns]
-
-
-KPIS = ServingTable(
-    name="actor_actress_kpis",
-    columns=(
-        Column("nconst", "text", not_null=True),
-        Column("role", "text", not_null=True),
-        Column("primary_name", "text"),
-        Column("movies_rated", "bigint", not_null=True),
-        Column("avg_rating", "double precision", not_null=True),
-        Column("weighted_rating", "double precision"),
-        Column("total_votes", "bigint", not_null=True),
-        Column("updated_at", "timestamp"),
-    ),
-    source=lambda: f"{config.schema('aggregated')}.actor_actress_kpis",
-    primary_key=("nconst", "role"),
-    indexes=(
-        # `WHERE role = ? ORDER BY avg_rating DESC, total_votes DESC, nconst` (the SPEC's index)
-        ("role_rank_idx", "role, avg_rating desc, total_votes desc, nconst"),
-        # role=both (the API's default) orders the same way over both roles
-        ("rank_idx", "avg_rating desc, total_votes desc, nconst, role"),
-    ),
-)
-
-STATUS = ServingTable(
-    name="etl_pipeline_status",
-    columns=(
-        Column("run_id", "text", not_null=True),
-        Column("run_date", "date", not_null=True),
-        Column("stage", "text", not_null=True),
-        Column("table_name", "text", not_null=True),
-        Column("status", "text", not_null=True),
-        Column("rows_affected", "bigint"),
-        Column("started_at", "timestamp"),
-        Column("finished_at", "timestamp"),
-        Column("duration_seconds", "double precision"),
-        Column("error", "text"),
-    ),
-    source=status.table,
-    indexes=(("run_date_idx", "run_date"),),
-)
 
 
 @dataclass
@@ -316,12 +241,6 @@ def _delta_version(spark: Session, source: str) -> int:
         ) from exc
 
 
-def create_table_sql(table: ServingTable, name: str | None = None) -> str:
-    """`create table` for a serving table (or its staging copy), without indexes (added after the load)."""
-    columns = ", ".join(f"{c.name} {c.pg_type}{' not null' if c.not_null else ''}" for c in table.columns)
-    return f"create table {name or table.name} ({columns})"
-
-
 def _build_indexes(conn: sa.Connection, table: ServingTable) -> None:
     # After the load, not before: one sorted build is far cheaper than maintaining the index per row.
     if table.primary_key:
@@ -347,8 +266,8 @@ def _swap(conn: sa.Connection, table: ServingTable, reader: str | None) -> None:
 
 def _lock_settings() -> tuple[int, int]:
     """(lock timeout in ms, attempts), from PUBLISH_LOCK_TIMEOUT_MS / PUBLISH_LOCK_ATTEMPTS."""
-    timeout_ms = int(os.environ.get("PUBLISH_LOCK_TIMEOUT_MS") or LOCK_TIMEOUT_MS)
-    attempts = int(os.environ.get("PUBLISH_LOCK_ATTEMPTS") or LOCK_ATTEMPTS)
+    s = config.settings()
+    timeout_ms, attempts = s.publish_lock_timeout_ms, s.publish_lock_attempts
     return max(timeout_ms, 1), max(attempts, 1)
 
 
@@ -419,7 +338,7 @@ def bump_generation(conn: sa.Connection, table_name: str, reader: str | None = N
 
 
 def _grant_select(conn: sa.Connection, name: str, reader: str | None) -> None:
-    """Default privileges (serving_db.grant_reader) already cover new tables; granting again makes the
+    """Default privileges (serving.roles.grant_reader) already cover new tables; granting again makes the
     publish right on a database set up differently, and the check turns a silent 403-to-be into an error."""
     if not reader:
         return
@@ -427,7 +346,7 @@ def _grant_select(conn: sa.Connection, name: str, reader: str | None) -> None:
     if exists is None:
         log.warning("read-only role %r does not exist in this database; %s is not granted to it", reader, name)
         return
-    conn.exec_driver_sql(f'grant select on {name} to "{reader.replace(chr(34), chr(34) * 2)}"')
+    roles.grant_table(conn, name, reader)
     can_read = conn.execute(
         sa.text("select has_table_privilege(:r, :t, 'select')"), {"r": reader, "t": name}
     ).scalar_one()
@@ -456,28 +375,8 @@ def _insert_row(conn: sa.Connection, target: str, columns: list[str], row: statu
 
 # --- streaming: Spark builds COPY lines, Thrift batches carry them, COPY … FROM STDIN writes them ----------
 
+
 # Spark formats each row as one line of COPY's text format (tab-separated, \N for null, backslash escapes):
-# PyHive decodes Thrift in pure Python, per value, so one string per row instead of eight values more than
-# doubles the throughput, and the formatting runs in the JVM, in parallel. Written as Spark SQL literals
-# (backslash-escaped): '\\' is one backslash, '\t' a tab, '\\t' a backslash and a t.
-_NULL_SQL = r"'\\N'"
-_ESCAPE_SQL = r"replace(replace(replace(replace({col}, '\\', '\\\\'), '\t', '\\t'), '\n', '\\n'), '\r', '\\r')"
-
-
-def _field_sql(column: Column) -> str:
-    """A column as COPY text: strings escaped (names contain quotes and backslashes); numbers, dates and
-    timestamps through Spark's cast to string, which PostgreSQL parses back exactly (doubles print with
-    enough digits to round-trip; timestamps in the session time zone, UTC)."""
-    text = _ESCAPE_SQL.format(col=column.name) if column.pg_type == "text" else f"cast({column.name} as string)"
-    return f"coalesce({text}, {_NULL_SQL})"
-
-
-def copy_lines_sql(table: ServingTable, source: str) -> str:
-    """The Spark query whose single column is one COPY text-format line per source row."""
-    fields = ", ".join(_field_sql(c) for c in table.columns)
-    return f"select concat_ws('\\t', {fields}) as line from {source}"
-
-
 def _fetch_batches(spark: Session, sql: str, batch_rows: int) -> Iterator[list[tuple[Any, ...]]]:
     """Rows of a query in batches, with at most one batch in memory.
 

@@ -9,7 +9,7 @@ import json
 import re
 import urllib.request
 
-from ingestion.config import settings
+from core.config import settings
 
 
 def base_url() -> str:

@@ -4,7 +4,7 @@ Every stage writes its own status rows (download, landing and publish in their m
 the Cosmos callbacks below); the DAG's last task, which runs whatever happened upstream, adds a `skipped`
 row for every stage/table that never ran, then publishes the status table so the API sees the whole run.
 
-One run at a time: every task takes the pipeline lease for its DAG run (ingestion/lease.py) before it works and
+One run at a time: every task takes the pipeline lease for its DAG run (core/lease.py) before it works and
 parks it when done, so a second run (`make pipeline` beside the scheduler) fails fast, naming the holder; the
 last task releases it.
 """
@@ -15,9 +15,10 @@ import datetime as dt
 import logging
 from typing import Any
 
-from ingestion import config, land, lease, status
+from core import config, lease, status
+from core.thrift import session
+from ingestion import land
 from ingestion.datasets import DATASETS
-from ingestion.thrift import session
 
 log = logging.getLogger(__name__)
 
@@ -51,11 +52,11 @@ def _fail_now(exc: Exception) -> None:
 
 
 def download(run_date: dt.date, base_url: str | None, run_id: str) -> int:
-    from ingestion import pipeline
+    from pipeline import daily
 
     try:
         with lease.held(run_id, "download", end_of_run=False):
-            return len(pipeline.download(run_date, base_url or None, run_id=run_id))
+            return len(daily.download(run_date, base_url or None, run_id=run_id))
     except lease.LeaseHeld as exc:
         _record_refusal(run_date, run_id, "download", [d.file_name for d in DATASETS.values()], exc)
         _fail_now(exc)
@@ -139,7 +140,7 @@ def on_model_failure(context: dict[str, Any]) -> None:
 
 
 def publish(run_date: dt.date, run_id: str) -> str:
-    from ingestion import publish as serving
+    from serving import publish as serving
 
     try:
         with lease.held(run_id, "publish", end_of_run=False):
@@ -180,7 +181,7 @@ def finalize_status(run_date: dt.date, run_id: str) -> dict[str, int]:
     """Mark every stage/table of this run that recorded nothing as `skipped`, publish the status table, release
     the pipeline lease, and fail when the latest attempt of any stage failed (so the DAG run is marked failed
     although this all_done task ran)."""
-    from ingestion import publish
+    from serving import publish
 
     try:
         with session() as spark:

@@ -10,10 +10,11 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
-from ingestion import config, land, lease, status
+from core import config, lease, status
+from core.thrift import Session, session
+from ingestion import land
 from ingestion.datasets import DATASETS, Dataset
 from ingestion.download import DownloadResult, download_all
-from ingestion.thrift import Session, session
 
 log = logging.getLogger(__name__)
 

@@ -10,19 +10,44 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from ingestion import config
-from ingestion.thrift import Session
+from core import config
+
+if TYPE_CHECKING:  # the API imports the row's definition (through serving.tables) without the Thrift client
+    from core.thrift import Session
 
 log = logging.getLogger(__name__)
 
 STAGES = ("download", "landing", "cleansed", "aggregated", "publish")
 STATUSES = ("success", "failed", "skipped")
 
-COLUMNS = (
-    "run_id string, run_date date, stage string, table_name string, status string, rows_affected bigint, "
-    "started_at timestamp, finished_at timestamp, duration_seconds double, error string"
+
+@dataclass(frozen=True)
+class StatusField:
+    """One column of a status row, defined once: the Delta DDL below, the PostgreSQL copy (serving.tables), the
+    API's table and response model (api.db, api.schemas) all derive from FIELDS."""
+
+    name: str
+    spark_type: str  # string, date, bigint, timestamp or double
+    not_null: bool = False
+    description: str | None = None  # shown in the API's OpenAPI document
+
+
+FIELDS = (
+    StatusField("run_id", "string", not_null=True),
+    StatusField("run_date", "date", not_null=True),
+    StatusField("stage", "string", not_null=True, description="download, landing, cleansed, aggregated or publish"),
+    StatusField("table_name", "string", not_null=True),
+    StatusField("status", "string", not_null=True, description="success, failed or skipped"),
+    StatusField("rows_affected", "bigint"),
+    StatusField("started_at", "timestamp", description="UTC"),
+    StatusField("finished_at", "timestamp", description="UTC"),
+    StatusField("duration_seconds", "double"),
+    StatusField("error", "string"),
 )
+
+COLUMNS = ", ".join(f"{f.name} {f.spark_type}" for f in FIELDS)
 
 
 def table() -> str:
@@ -80,19 +105,7 @@ class StatusRow:
         return round((self.finished_at - self.started_at).total_seconds(), 3)
 
     def values_sql(self) -> str:
-        values = (
-            self.run_id,
-            self.run_date,
-            self.stage,
-            self.table_name,
-            self.status,
-            self.rows_affected,
-            self.started_at,
-            self.finished_at,
-            self.duration_seconds,
-            self.error,
-        )
-        return "(" + ", ".join(_lit(v) for v in values) + ")"
+        return "(" + ", ".join(_lit(getattr(self, f.name)) for f in FIELDS) + ")"
 
 
 def record(spark: Session, rows: list[StatusRow]) -> None:
