@@ -48,7 +48,8 @@ if [ -z "$uv_bin" ] || ! "$uv_bin" --version | grep -q "$UV_VERSION"; then
   uv_bin="$VENV/.uv/bin/uv"
 fi
 
-lock_sha="$(sha256sum requirements.lock | cut -c1-16)"
+# the lock and pyproject.toml (its package list): an existing .venv re-installs when either changes
+lock_sha="$(cat requirements.lock pyproject.toml | sha256sum | cut -c1-16)"
 if [ "$(cat "$VENV/.installed-lock" 2>/dev/null)" != "$lock_sha" ]; then
   [ -x "$VENV/bin/python" ] || "$uv_bin" venv -q --allow-existing --python "$python_bin" "$VENV"  # .venv/.uv may already hold uv itself
   log "installing requirements.lock into .venv"

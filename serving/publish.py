@@ -102,21 +102,19 @@ class PublishResult:
         return "\n".join(lines)
 
 
-def publish(run_date: dt.date, *, run_id: str | None = None, database_url: str | None = None) -> PublishResult:
+def publish(
+    run_date: dt.date, *, run_id: str | None = None, database_url: str | None = None, with_status: bool = True
+) -> PublishResult:
     """Publish the KPIs, then the pipeline status (last, so it includes the KPI's publish row).
 
     A KPI failure is recorded and the status table is still published (the API then shows the failed
-    row); PublishError is raised at the end when any table failed.
+    row); PublishError is raised at the end when any table failed. `with_status=False` publishes the KPIs
+    only: the DAG publishes the status table once, in its last task (publish_status), so a run's status rows
+    go from Delta to PostgreSQL once.
     """
     run_id = run_id or status.new_run_id(run_date)
     result = PublishResult(run_id, run_date)
-    # NullPool: one short-lived connection per publish, nothing left open in a CLI or Airflow worker.
-    # UTF-8 on the wire: COPY is fed UTF-8 bytes whatever the server's default client encoding is.
-    engine = sa.create_engine(
-        database_url or config.database_url(),
-        poolclass=sa.pool.NullPool,
-        connect_args={"client_encoding": "utf8"},
-    )
+    engine = _engine(database_url)
     try:
         with session() as spark:
             try:
@@ -125,22 +123,8 @@ def publish(run_date: dt.date, *, run_id: str | None = None, database_url: str |
                     row.rows_affected = kpis.rows
             except PublishError:
                 pass  # already in result and in the status row; the status table is published anyway
-
-            own = status.StatusRow(run_id, run_date, "publish", STATUS.name)
-            t0 = time.monotonic()
-            try:
-                published = _publish_guarded(spark, engine, STATUS, result, own_row=own)
-                own.rows_affected = published.rows
-            except BaseException as exc:
-                own.status, own.error = "failed", f"{type(exc).__name__}: {exc}"[:4000]
-                if not isinstance(exc, PublishError):
-                    raise
-            finally:
-                own.finished_at = own.finished_at or own.started_at + dt.timedelta(seconds=time.monotonic() - t0)
-                try:
-                    status.record(spark, [own])
-                except Exception:  # as status.tracked: never hide the publish's own outcome behind this
-                    log.exception("could not record the publish status of %s in Delta", STATUS.name)
+            if with_status:
+                _publish_status(spark, engine, result, run_id, run_date)
     finally:
         engine.dispose()
     if not result.ok:
@@ -149,19 +133,53 @@ def publish(run_date: dt.date, *, run_id: str | None = None, database_url: str |
     return result
 
 
-def publish_status(run_date: dt.date, *, run_id: str | None = None, database_url: str | None = None) -> TableResult:
-    """Publish only the status table: the DAG's last task calls it after adding the `skipped` rows, so the API
-    shows every stage of the run, also when the run failed before `publish`. Records no new status row."""
-    engine = sa.create_engine(
+def publish_status(run_date: dt.date, *, run_id: str, database_url: str | None = None) -> status.StatusRow:
+    """Publish only the status table, with its own publish row: the DAG's last task calls it after adding the
+    `skipped` rows, so the API shows every stage of the run, also when the run failed before `publish`.
+    Returns that row (its status says whether the publish worked); raises PublishError when it failed."""
+    result = PublishResult(run_id, run_date)
+    engine = _engine(database_url)
+    try:
+        with session() as spark:
+            own = _publish_status(spark, engine, result, run_id, run_date)
+    finally:
+        engine.dispose()
+    if not result.ok:
+        raise PublishError(f"publish {run_date.isoformat()} failed: {STATUS.name}: {own.error}", result)
+    return own
+
+
+def _engine(database_url: str | None) -> sa.Engine:
+    # NullPool: one short-lived connection per publish, nothing left open in a CLI or Airflow worker.
+    # UTF-8 on the wire: COPY is fed UTF-8 bytes whatever the server's default client encoding is.
+    return sa.create_engine(
         database_url or config.database_url(),
         poolclass=sa.pool.NullPool,
         connect_args={"client_encoding": "utf8"},
     )
+
+
+def _publish_status(
+    spark: Session, engine: sa.Engine, result: PublishResult, run_id: str, run_date: dt.date
+) -> status.StatusRow:
+    """The status table into PostgreSQL with its own publish row added inside the swap, then that row into
+    Delta (so both hold it); a failure is in `result` and in the row, not raised (but a non-publish error is)."""
+    own = status.StatusRow(run_id, run_date, "publish", STATUS.name)
+    t0 = time.monotonic()
     try:
-        with session() as spark:
-            return publish_table(spark, engine, STATUS)
+        published = _publish_guarded(spark, engine, STATUS, result, own_row=own)
+        own.rows_affected = published.rows
+    except BaseException as exc:
+        own.status, own.error = "failed", f"{type(exc).__name__}: {exc}"[:4000]
+        if not isinstance(exc, PublishError):
+            raise
     finally:
-        engine.dispose()
+        own.finished_at = own.finished_at or own.started_at + dt.timedelta(seconds=time.monotonic() - t0)
+        try:
+            status.record(spark, [own])
+        except Exception:  # as status.tracked: never hide the publish's own outcome behind this
+            log.exception("could not record the publish status of %s in Delta", STATUS.name)
+    return own
 
 
 def _publish_guarded(

@@ -79,11 +79,12 @@ DOC_MD = f"""
   {_shown("dbt")} per task.
 - **source_freshness**: dbt source freshness on the landing tables (_loaded_at): warns in its log after
   2 days without a change, turns red after 7, and never stops the run. Deadline {_shown("other")}.
-- **publish**: the KPIs and the run's status into PostgreSQL, swapped in atomically. Deadline {_shown("other")}.
+- **publish**: the KPIs into PostgreSQL, swapped in atomically. Deadline {_shown("other")}.
 - **maintain**: compaction, purges and VACUUM of the Delta tables past their thresholds.
   Deadline {_shown("maintain")}.
-- **record_status**: runs whatever happened upstream, marks what never ran as skipped, fails the run when a
-  stage failed. The API serves it at /etl_pipeline_status?date=YYYY-MM-DD.
+- **record_status**: runs whatever happened upstream, marks what never ran as skipped, publishes the run's
+  status table (once per run), fails the run when a stage failed. The API serves it at
+  /etl_pipeline_status?date=YYYY-MM-DD.
 
 **Params** (Trigger, with config): **run_date** (a date; empty = the run's logical date), **base_url** (empty =
 IMDB_BASE_URL, else https://datasets.imdbws.com/), **full_refresh** (rebuild every dbt model).

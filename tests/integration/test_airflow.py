@@ -153,6 +153,14 @@ def test_a_daily_run_through_airflow_lands_builds_publishes_and_reports(schema_p
     assert set(by_stage) == {"download", "landing", "cleansed", "aggregated", "publish"}
     assert all(statuses == {"success"} for statuses in by_stage.values()), by_stage
     assert {r["table_name"] for r in rows if r["stage"] == "cleansed"} == {f"cleansed.{m}" for m in MODELS[:-1]}
+    # the status rows take one path per run: publish swaps in the KPIs, the last task the status table, each
+    # once (every swap bumps the serving generation of this fresh database)
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(writer_url)
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("select generation from publish_generation")).scalar_one() == 2
+    engine.dispose()
 
     top = api_get(reader_url, "/top_actor_actress?role=both&limit=1000").json()
     expected = expected_kpis(SAMPLE_DAY1)
