@@ -7,9 +7,9 @@ only past a threshold, so a normal day pays nothing for it.
   MERGE marks the changed rows' old copies deleted instead of rewriting files, and every scan then reads and
   drops them.
 - VACUUM when the last one is older than the retention: files no longer referenced (replaced by OPTIMIZE, a
-  MERGE or a full refresh) and change-data files older than the retention are removed. The retention (7 days,
-  IMDB_VACUUM_RETAIN_HOURS) is longer than the gap between two daily runs, so the KPI's change-feed reading
-  still finds every commit it has not processed; after a longer pause it recomputes everyone.
+  MERGE or a full refresh) longer than the retention ago are removed. The retention (7 days,
+  IMDB_VACUUM_RETAIN_HOURS) is longer than the gap between two daily runs, so the version actor_actress_kpis
+  compares each cleansed table with is still readable; after a longer pause it recomputes everyone.
 
 Runs as the DAG's `maintain` task after publish, or `python -m ingestion maintain`.
 """

@@ -1,7 +1,7 @@
 """What dbt_imdb guarantees after a failure or an operator's action: a failing test keeps failing until the
 data is fixed (every landing tested, a full refresh tests everything), the KPI stores exactly the versions it
-read, a rebuilt or vacuumed upstream table makes it recompute everyone, and a next-day build reads only the
-landing files of new loads."""
+read, a rebuilt, restored or vacuumed upstream table makes it recompute everyone, and a next-day build reads
+only the landing files of new loads."""
 
 from __future__ import annotations
 
@@ -88,7 +88,7 @@ def test_a_failing_test_keeps_failing_until_the_data_is_fixed(spark, schema_pref
     assert refreshed.returncode != 0 and "not_null_columns_dim_title" in refreshed.stdout, refreshed.stdout[-3000:]
 
 
-def test_the_kpi_reads_explicit_versions_and_recomputes_everyone_when_a_feed_cannot_be_trusted(
+def test_the_kpi_reads_explicit_versions_and_recomputes_everyone_when_a_comparison_cannot_be_trusted(
     spark, schema_prefix, tmp_path
 ):
     days = Days(spark, tmp_path)
@@ -97,23 +97,39 @@ def test_the_kpi_reads_explicit_versions_and_recomputes_everyone_when_a_feed_can
     movie = days.a_rated_movie_with_actors()
     ratings = days.universe.ratings
 
-    # a day's rating change: the change feeds are read between explicit versions, the upstream state at those
-    # same ends, and the ends stored are the ones read (not whatever is newest when the build ends)
+    # a day's rating change: each table's changed rows are read from explicit versions (the end, above the
+    # newest load id of the processed version; pre-images from the processed version), the upstream state at
+    # those same ends, and the ends stored are the ones read (not whatever is newest when the build ends)
     ratings[movie] = [movie, "2.6", "12345"]
     days.land()
+    before = dict(spark.query(f"show tblproperties {schema_prefix}aggregated.actor_actress_kpis"))
     logged = run_dbt(*BUILD, "--debug").stdout  # with the SQL it sent
     compiled = (REPO_ROOT / "dbt_imdb/target/compiled/dbt_imdb/models/aggregated/actor_actress_kpis.sql").read_text()
     plan = json.loads(re.search(r"/\* kpi_plan (\{.*\}) \*/", compiled).group(1))
     props = dict(spark.query(f"show tblproperties {schema_prefix}aggregated.actor_actress_kpis"))
     ends = {name: str(state["end"]) for name, state in plan["tables"].items()}
     assert {name: props[f"imdb.processed.{name}"] for name in ends} == ends
-    read = re.findall(r"table_changes\('[^']*\.(\w+)', (\d+), (\d+)\)", logged)
+    assert {name: props[f"imdb.processed_load_id.{name}"] for name in ends} == {
+        name: str(state["newest"]) for name, state in plan["tables"].items()
+    }
+    read = re.findall(r"cleansed\.(\w+) version as of (\d+)\s+where _load_id > (\d+)", logged)
     assert "fct_title_rating" in {name for name, _, _ in read}, logged[-3000:]
-    for name, _start, end in read:
-        assert end == ends[name], (name, end, ends)
+    for name, end, since in read:
+        assert (end, since) == (ends[name], before[f"imdb.processed_load_id.{name}"]), (name, end, since, ends)
     for name, end in re.findall(r"\.(\w+) version as of (\d+)", compiled):
         assert end == ends[name], (name, end, ends)
     assert_same_kpis(fetch_kpis(spark, schema_prefix), expected_kpis(days.effective))
+
+    # an operator restores fct_title_rating to the version before the day's MERGE and builds the KPI alone: the
+    # restored rows carry older load ids, so only the history tells that they changed
+    previous_day = days.effective.parent / f"effective{days.day - 1}"
+    spark.execute(
+        f"restore table {schema_prefix}cleansed.fct_title_rating "
+        f"to version as of {before['imdb.processed.fct_title_rating']}"
+    )
+    logged = run_dbt("build", "--select", "actor_actress_kpis", "--exclude-resource-type", "unit_test").stdout
+    assert "recomputing everyone: fct_title_rating was changed by RESTORE" in logged, logged[-3000:]
+    assert_same_kpis(fetch_kpis(spark, schema_prefix), expected_kpis(previous_day))
 
     # an upstream table dropped and built again: its versions start again at 0, its Delta table id is new
     ratings[movie] = [movie, "6.6", "777"]
@@ -123,7 +139,7 @@ def test_the_kpi_reads_explicit_versions_and_recomputes_everyone_when_a_feed_can
     assert "recomputing everyone: fct_title_rating was dropped and created again" in logged, logged[-3000:]
     assert_same_kpis(fetch_kpis(spark, schema_prefix), expected_kpis(days.effective))
 
-    # an operator vacuums without retention: the change files the KPI has not read yet are gone
+    # an operator vacuums without retention: the files of the version the KPI processed last are gone
     ratings[movie] = [movie, "2.6", "778"]
     days.land()
     # (a next-day cleansed build reads only the landing files of the loads it has not merged: Delta skips the

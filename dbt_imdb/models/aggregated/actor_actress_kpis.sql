@@ -12,15 +12,16 @@
 }}
 
 {#-
-  Incremental: recomputes only the people a change can affect, found once from the cleansed tables' change data
-  feed between the versions processed last time and the versions read now (macros/change_feed.sql):
+  Incremental: recomputes only the people a change can affect, found once from the cleansed tables' rows that
+  changed between the versions processed last time and the versions read now (macros/change_feed.sql):
     - people on a changed credit (pre-images too: a credit moved from A to B affects A and B),
     - people credited in a title whose type, deletion or rating changed (or that appeared),
-    - people whose name changed.
+    - people whose row in dim_person changed (their name, or anything else: see _needs_pre_images).
   For them it recomputes the KPI from the upstream state at those same versions and merges only the rows whose
   values differ; a person/role that no longer has a rated movie becomes a tombstone (movies_rated = 0) that the
-  merge deletes (merge_delete_when). When the affected people are a large share of everyone, or the change
-  feed cannot be trusted (a rebuilt upstream table, a vacuumed feed), it recomputes everyone the same way.
+  merge deletes (merge_delete_when). When the affected people are a large share of everyone, or the
+  comparison cannot be trusted (a rebuilt or restored upstream table, a vacuumed old version), it recomputes
+  everyone the same way.
   So the table always equals a full build, and a run with nothing new changes no row.
 -#}
 

@@ -1,8 +1,8 @@
 {{ config(unique_key=['tconst', 'ordering']) }}
 
 -- Incremental: only the landing rows of the loads since the last run (macros/landed_since_last_run.sql).
--- When a credit moves to another person, the update's pre-image in this table's change data feed still
--- names the previous one (actor_actress_kpis relies on it).
+-- When a credit moves to another person, the row at the version actor_actress_kpis processed last still
+-- names the previous one (its pre-image: the KPI recomputes both people).
 with
 
 landed as (
