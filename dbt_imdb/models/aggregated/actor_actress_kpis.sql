@@ -13,7 +13,7 @@
 
 {#-
   Incremental: recomputes only the people a change can affect, found once from the cleansed tables' rows that
-  changed between the versions processed last time and the versions read now (macros/change_feed.sql):
+  changed between the versions processed last time and the versions read now (macros/upstream_changes.sql):
     - people on a changed credit (pre-images too: a credit moved from A to B affects A and B),
     - people credited in a title whose type, deletion or rating changed (or that appeared),
     - people whose row in dim_person changed (their name, or anything else: see _needs_pre_images).

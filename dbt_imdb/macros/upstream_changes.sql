@@ -28,7 +28,7 @@
 -#}
 
 {#- The columns each upstream table's change rows carry into affected_people_sql (its key first). -#}
-{% macro _feed_columns() %}
+{% macro _change_columns() %}
   {{ return({
     'dim_title': ['tconst', 'title_type', 'is_deleted'],
     'fct_title_rating': ['tconst'],
@@ -48,7 +48,7 @@
 
 
 {#- Each upstream table's key. -#}
-{% macro _feed_keys() %}
+{% macro _change_keys() %}
   {{ return({
     'dim_title': ['tconst'],
     'fct_title_rating': ['tconst'],
@@ -98,7 +98,7 @@
   been allowed to remove the processed version's files (a VACUUM removes files that left the table longer than
   its retention ago; the first left at the first commit after the processed version).
 -#}
-{% macro _check_feed(name, state, processed, recorded_id) %}
+{% macro _check_comparable(name, state, processed, recorded_id) %}
   {%- if processed is none or recorded_id is none -%}
     {{ return("no processed version or table id recorded for " ~ name) }}
   {%- endif -%}
@@ -169,7 +169,7 @@
     {%- set props = _tblproperties(this) -%}
     {%- for name, state in tables.items() if plan.reason is none -%}
       {%- set processed = props.get('imdb.processed.' ~ name) -%}
-      {%- set why = _check_feed(name, state, processed | int if processed is not none else none,
+      {%- set why = _check_comparable(name, state, processed | int if processed is not none else none,
                                 props.get('imdb.table_id.' ~ name)) -%}
       {%- do plan.update({'reason': why}) -%}
       {%- set since = props.get('imdb.processed_load_id.' ~ name) -%}
@@ -275,7 +275,7 @@
   A table that needs no pre-images (_needs_pre_images) gets its changed rows alone, as inserts.
 -#}
 {% macro change_rows(name, plan) -%}
-  {%- set columns = _feed_columns()[name] + ['_change_type', '_load_id'] -%}
+  {%- set columns = _change_columns()[name] + ['_change_type', '_load_id'] -%}
   {%- if plan.changes is defined -%}
     {%- set rows = plan.changes.get(name, []) -%}
     {%- if rows -%}
@@ -292,8 +292,8 @@
     {%- if state.start is none or state.since is none -%}
       {{ _no_change_rows(columns) }}
     {%- else -%}
-      {%- set keys = _feed_keys()[name] -%}
-      {%- set cols = _feed_columns()[name] -%}
+      {%- set keys = _change_keys()[name] -%}
+      {%- set cols = _change_columns()[name] -%}
       {%- set post -%}
         (select {{ cols | join(", ") }}, _load_id from {{ state.relation }} version as of {{ state.end }}
          where _load_id > {{ state.since }})
