@@ -116,15 +116,10 @@ def _model_row(context: dict[str, Any], state: str) -> None:
 
 
 def model_of(task_id: str) -> str:
-    """The dbt model of a Cosmos task: dbt.<model>_model_build (TestBehavior.BUILD), dbt.<model>.run/.test, or
-    a test of two models in a task of its own (dbt.relationships_<model>_<column>__…_test): the model it tests."""
+    """The dbt model of a Cosmos task: dbt.<model>_model_build (TestBehavior.BUILD) or dbt.<model>.run/.test."""
     last = task_id.split(".")[-1]
     if last.endswith("_build"):
         return last.removesuffix("_build").removesuffix("_model")
-    if last.endswith("_test"):
-        found = [(last.find(m), m) for m in CLEANSED_MODELS + AGGREGATED_MODELS if m in last]
-        if found:
-            return min(found)[1]
     parts = task_id.split(".")
     return parts[-2] if len(parts) >= 2 else last
 
@@ -132,7 +127,7 @@ def model_of(task_id: str) -> str:
 def on_model_success(context: dict[str, Any]) -> None:
     park_lease(context)
     task_id = context["ti"].task_id
-    if task_id.endswith(("_build", ".test")):  # the model is done once its tests passed (not a detached test)
+    if task_id.endswith(("_build", ".test")):  # the model is done once its tests passed
         _model_row(context, "success")
 
 

@@ -10,8 +10,8 @@
   on-run-end). So a failure keeps failing until the data is fixed, several landings before one build are all
   tested, and a `--full-refresh` (a new table, without the properties) tests everything.
   `dbt build --vars '{test_all_rows: true}'` tests every row again. Any other `where` works as in dbt.
-  One watermark per test, not per model: a model's tests may run in different invocations (Airflow runs a test
-  of two models in a task of its own, after both), and each must have seen the rows it vouches for. The
+  One watermark per test, not per model: a model's tests may run in different invocations (a `dbt test --select`
+  of one of them), and each must have seen the rows it vouches for. The
   watermark is read from the table's properties and inlined as a literal: no scan before the test, and Delta
   skips the files whose _load_id statistics lie at or below it.
 -#}

@@ -56,18 +56,17 @@ print(json.dumps({"errors": {k: str(v) for k, v in bag.import_errors.items()}, "
     assert info["schedule"] == "@daily" and info["catchup"] is False
     tasks = info["tasks"]
     builds = {f"dbt.{m}_model_build" for m in MODELS}
-    # the rest of the dbt group: each test of two models (relationships) in a task of its own, after both
-    detached = {t for t in tasks if t.startswith("dbt.")} - builds
-    assert builds <= set(tasks) and detached, sorted(tasks)
-    for t in detached:
-        assert t.startswith("dbt.relationships_") and t.endswith("_test"), t
-        assert len(set(tasks[t]) & builds) == 2, (t, tasks[t])
-    # the dbt graph: each model's task builds it and runs its tests; the KPI model after every cleansed one
-    assert set(tasks["dbt.actor_actress_kpis_model_build"]) - detached == {f"dbt.{m}_model_build" for m in MODELS[:-1]}
-    for m in MODELS[:-1]:
-        assert tasks[f"dbt.{m}_model_build"] == ["land"]
+    # exactly one task per model, tests of two models (relationships) included in the fact's task
+    assert {t for t in tasks if t.startswith("dbt.")} == builds, sorted(tasks)
+    # the dbt graph: each model's task builds it and runs its tests; the facts after their dimensions (so their
+    # relationships tests can run in their task on a first day), the KPI model after every cleansed one
+    assert set(tasks["dbt.actor_actress_kpis_model_build"]) == {f"dbt.{m}_model_build" for m in MODELS[:-1]}
+    dims = ["dbt.dim_title_model_build", "dbt.dim_person_model_build"]
+    assert tasks["dbt.dim_title_model_build"] == tasks["dbt.dim_person_model_build"] == ["land"]
+    assert set(tasks["dbt.fct_title_principal_model_build"]) == set(dims)
+    assert tasks["dbt.fct_title_rating_model_build"] == ["dbt.dim_title_model_build"]
     assert tasks["land"] == ["download"]
-    assert set(tasks["publish"]) - detached == {"dbt.actor_actress_kpis_model_build"}
+    assert tasks["publish"] == ["dbt.actor_actress_kpis_model_build"]
     assert tasks["maintain"] == ["publish"]
     assert tasks["source_freshness"] == ["land"]
     assert tasks["record_status"] == ["maintain", "source_freshness"]

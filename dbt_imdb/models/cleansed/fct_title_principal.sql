@@ -1,5 +1,10 @@
 {{ config(unique_key=['tconst', 'ordering']) }}
 
+-- depends_on: {{ ref('dim_title') }}
+-- depends_on: {{ ref('dim_person') }}
+-- (built after both dimensions, so the relationships tests on tconst and nconst run in this model's build in
+-- Airflow: airflow/dags/imdb_pipeline.py)
+
 -- Incremental: only the landing rows of the loads since the last run (macros/landed_since_last_run.sql).
 -- When a credit moves to another person, the row at the version actor_actress_kpis processed last still
 -- names the previous one (its pre-image: the KPI recomputes both people).

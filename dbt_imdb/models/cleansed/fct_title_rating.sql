@@ -1,5 +1,8 @@
 {{ config(unique_key='tconst') }}
 
+-- depends_on: {{ ref('dim_title') }}
+-- (built after dim_title, so the relationships test on tconst runs in this model's Airflow task: airflow/dags/imdb_pipeline.py)
+
 -- Incremental: only the landing rows of the loads since the last run (macros/landed_since_last_run.sql).
 with
 
