@@ -32,7 +32,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from core import config, lease, status
+from core import config, lease, status, thrift
 from core.thrift import Session
 from ingestion import rawdiff
 from ingestion.datasets import DATASETS, Dataset
@@ -426,10 +426,7 @@ def land(
                 for f in todo.values():
                     _prepare(spark, f, share, step)
             _check_all(spark, todo, share, cfg)
-            for f in todo.values():
-                if not f.report.skipped:
-                    step(f"{f.d.name}: writing {landing_table(f.d)} ({f.report.method})")
-                    _commit(spark, f, run_date, loaded_at, load_id)
+            _commit_all(spark, [f for f in todo.values() if not f.report.skipped], run_date, loaded_at, load_id, step)
             spark.execute("reset spark.sql.autoBroadcastJoinThreshold")
             # the staging tables served their purpose (after a failure they stay, for a look at the rejects)
             spark.execute(f"drop schema if exists {config.schema('landing_stage')} cascade")
@@ -630,6 +627,44 @@ def _commit(spark: Session, f: _File, run_date: dt.date, loaded_at: str, load_id
     )
     if r.delta_version is None:  # the raw diff's count read it already
         r.delta_version = _last_commit(spark, target)[0]
+
+
+def _commit_all(spark: Session, files: list[_File], run_date: dt.date, loaded_at: str, load_id: int, step) -> None:
+    """Commit the tables in two Thrift sessions at once (this one and a second), the biggest file alone in its
+    lane when it outweighs the rest: a small table's ~15 statements are mostly fixed latency (planning, Delta
+    log, commit), which the other lane's work fills (sample day: 16 s of commits in one session, ~9 s in two).
+    The tables are independent (their own Delta tables; loaded_files and rejects take blind appends, which
+    Delta commits side by side). A lane that fails does not stop the other one's commit in flight; the first
+    error is raised once both are done, and each table's status row says whether it was committed."""
+    lanes: list[list[_File]] = [[], []]
+    weight = [0, 0]
+    for f in sorted(files, key=lambda f: -f.path.stat().st_size):
+        lane = weight.index(min(weight))
+        lanes[lane].append(f)
+        weight[lane] += f.path.stat().st_size
+
+    def run(lane: list[_File], session: Session) -> None:
+        for f in lane:
+            step(f"{f.d.name}: writing {landing_table(f.d)} ({f.report.method})")
+            _commit(session, f, run_date, loaded_at, load_id)
+
+    if not lanes[1]:
+        run(lanes[0], spark)
+        return
+    host, _, port = spark.address.rpartition(":")
+    with ThreadPoolExecutor(max_workers=1) as pool:
+
+        def second() -> None:
+            with thrift.session(host or None, int(port) if port else None) as other:
+                run(lanes[1], other)
+
+        other_lane = pool.submit(second)
+        try:
+            run(lanes[0], spark)
+        finally:
+            error = other_lane.exception()  # waits: never leave a commit running behind a raised error
+        if error is not None:
+            raise error
 
 
 def _count_raw_changes(spark: Session, f: _File, load_id: int, committed: bool) -> None:
