@@ -12,9 +12,12 @@ COMPONENTS=(api-server scheduler dag-processor triggerer)
 umask 077
 
 # metadata DB migrated, dbt manifest parsed (Cosmos renders the DAG from it), the DAG serialized
+# (the first two side by side: ~4 s each, mostly Python start-up, on two cores)
 prepare() {
-  airflow db migrate >"$LOG_DIR/airflow-migrate.log" 2>&1 || die "airflow db migrate failed; see $LOG_DIR/airflow-migrate.log"
-  (cd "$REPO_ROOT" && dbt parse --quiet >"$LOG_DIR/dbt-parse.log" 2>&1) || die "dbt parse failed; see $LOG_DIR/dbt-parse.log"
+  airflow db migrate >"$LOG_DIR/airflow-migrate.log" 2>&1 &
+  local migrate=$!
+  (cd "$REPO_ROOT" && dbt parse --quiet >"$LOG_DIR/dbt-parse.log" 2>&1) || { wait "$migrate"; die "dbt parse failed; see $LOG_DIR/dbt-parse.log"; }
+  wait "$migrate" || die "airflow db migrate failed; see $LOG_DIR/airflow-migrate.log"
   airflow dags reserialize >"$LOG_DIR/airflow-reserialize.log" 2>&1 || die "airflow dags reserialize failed; see $LOG_DIR/airflow-reserialize.log"
 }
 
