@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import json
 import os
 import shutil
 import signal
@@ -19,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from core.config import REPO_ROOT, database_url
 
@@ -155,8 +157,22 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     items.sort(key=lambda item: item.get_closest_marker("lifecycle") is not None)
 
 
-def run_dbt(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    """`dbt <args>` against the real Thrift server, in the project, with the test's schema prefix (env)."""
+# Test fixtures are small: with the project's default the KPI would recompute everyone at once instead of taking
+# the affected-people path, which most dbt tests are about. A test that wants the project's defaults says so.
+AFFECTED_PATH_ON_SMALL_TABLES = {"kpi_affected_path_min_rows": 0}
+
+
+def run_dbt(*args: str, check: bool = True, project_vars: bool = False) -> subprocess.CompletedProcess[str]:
+    """`dbt <args>` against the real Thrift server, in the project, with the test's schema prefix (env). A build
+    or run takes the KPI's affected-people path on small tables too (AFFECTED_PATH_ON_SMALL_TABLES, merged with
+    any --vars given) unless project_vars."""
+    if not project_vars and args and args[0] in ("build", "run"):
+        extra, rest = dict(AFFECTED_PATH_ON_SMALL_TABLES), list(args)
+        if "--vars" in rest:
+            at = rest.index("--vars")
+            extra.update(yaml.safe_load(rest[at + 1]))
+            del rest[at : at + 2]
+        args = (*rest, "--vars", json.dumps(extra))
     env = {
         **os.environ,
         "DBT_PROFILES_DIR": str(REPO_ROOT),

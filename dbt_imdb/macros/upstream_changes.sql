@@ -23,7 +23,9 @@
   or when the processed version can no longer be read (Delta log past delta.logRetentionDuration, its files
   removed by a VACUUM). It logs why and carries on. Otherwise it finds the affected people once
   (affected_people_sql), and recomputes everyone anyway when they are more than
-  var('kpi_max_affected_share') of the people in the table: then computing everyone costs less.
+  var('kpi_max_affected_share') of the people in the table: then computing everyone costs less. It does not look
+  for them at all when the table holds fewer than var('kpi_affected_path_min_rows') rows: finding them has a
+  fixed cost (~90 Delta scans to plan) above recomputing a small table whole.
   Assumes one pipeline run at a time (the pipeline lease; the Airflow DAG runs with max_active_runs=1).
 -#}
 
@@ -249,11 +251,17 @@
     {%- do plan.update({'mode': 'affected', 'reason': 'compiled only'}) -%}
     {{ return(none) }}
   {%- endif -%}
+  {#- rows, not people: Delta answers a count(*) from its statistics, and most people hold one role -#}
+  {%- set everyone = run_query("select count(*) from " ~ this).rows[0][0] | int -%}
+  {%- set floor = var('kpi_affected_path_min_rows') | int -%}
+  {%- if everyone < floor -%}
+    {%- do plan.update({'mode': 'everyone', 'reason': everyone ~ " rows, under kpi_affected_path_min_rows " ~ floor
+                        ~ ": finding the affected people would cost more than recomputing them all"}) -%}
+    {{ return(none) }}
+  {%- endif -%}
   {%- set affected = this.incorporate(path={'identifier': this.identifier ~ '__affected_people'}) | string -%}
   {%- do run_query("create or replace table " ~ affected ~ " using delta as " ~ affected_people_sql(plan)) -%}
   {%- set people = run_query("select count(*) from " ~ affected).rows[0][0] | int -%}
-  {#- rows, not people: Delta answers a count(*) from its statistics, and most people hold one role -#}
-  {%- set everyone = run_query("select count(*) from " ~ this).rows[0][0] | int -%}
   {%- set share = people / [everyone, 1] | max -%}
   {%- set limit = var('kpi_max_affected_share') | float -%}
   {%- if share > limit -%}

@@ -160,3 +160,12 @@ def test_the_kpi_reads_explicit_versions_and_recomputes_everyone_when_a_comparis
     logged = run_dbt(*BUILD).stdout
     assert "recomputing everyone: a VACUUM of fct_title_rating" in logged, logged[-3000:]
     assert_same_kpis(fetch_kpis(spark, schema_prefix), expected_kpis(days.effective))
+
+    # with the project's defaults, a table this small is recomputed whole without looking for the affected
+    # people (kpi_affected_path_min_rows), and no affected-people table is written
+    ratings[movie] = [movie, "7.1", "779"]
+    days.land()
+    logged = run_dbt(*BUILD, "--debug", project_vars=True).stdout
+    assert re.search(r"recomputing everyone: \d+ rows, under kpi_affected_path_min_rows 100000", logged), logged[-3000:]
+    assert "__affected_people" not in logged
+    assert_same_kpis(fetch_kpis(spark, schema_prefix), expected_kpis(days.effective))
