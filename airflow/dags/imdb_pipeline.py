@@ -120,7 +120,7 @@ def _warn_stale(context: dict) -> None:
     schedule="@daily",
     start_date=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
     catchup=False,
-    max_active_runs=1,  # the KPI's change-feed bookkeeping assumes one run at a time
+    max_active_runs=1,  # the KPI's record of the upstream versions it processed assumes one run at a time
     doc_md=DOC_MD,
     default_args={
         "retries": SETTINGS.task_retries,
