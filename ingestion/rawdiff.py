@@ -24,7 +24,8 @@ What makes the shortcut exact (the landing tables end up as the Spark diff would
 - keys are compared as Spark types them (`ordering` as a number): a numeric key field that Spark would read
   differently from its text (`01`, ` 1`, `1.0`, overflow) raises NotComparable rather than guess.
 The first day has no previous file: `check()` walks today's file alone for the same order and repeated-key
-checks, and counts its lines, while Spark parses it.
+checks, counts its lines, and picks out the lines Spark's parse might reject (`suspect_pattern`: every line that
+is not plainly good), so that Spark parses only those before the commit, and the whole file once, into the table.
 """
 
 from __future__ import annotations
@@ -62,6 +63,8 @@ class RawDiff:
     deleted: int = 0  # keys written to deleted_path
     changed_path: Path | None = None
     deleted_path: Path | None = None
+    suspects: int = 0  # first day: lines written to suspect_path
+    suspect_path: Path | None = None
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
 
@@ -323,13 +326,67 @@ class _Parts:
 PART_BYTES = 64 << 20  # Spark reads each part as one task; ~20 parts for the 1.3 GB principals file
 
 
+def _good_field(c, d: Dataset) -> bytes:
+    """A pattern of the values of column c that Spark's parse (ingestion/land_sql.parse_sql) surely accepts."""
+    must_have = c.name in d.key or c.name in d.required  # `\N` there is a missing key or a missing value
+    if not c.numeric:
+        return rb"(?!\\N(?:\t|$))[^\t\n]*" if must_have else rb"[^\t\n]*"
+    digits = {"int": 9, "bigint": 18, "smallint": 4}.get(c.type)  # no overflow whatever the digits
+    if digits is not None:
+        number = rb"-?\d{1,%d}" % digits
+    elif m := re.fullmatch(r"decimal\((\d+),\s*(\d+)\)", c.type):
+        whole, scale = int(m[1]) - int(m[2]), int(m[2])
+        number = (rb"-?\d{1,%d}" % whole if whole else rb"-?0") + (rb"(?:\.\d{1,%d})?" % scale if scale else b"")
+    else:
+        number = rb"(?!)"  # a type not listed here: every value is a suspect, Spark decides
+    return number if must_have else rb"(?:\\N|" + number + rb")"
+
+
+def suspect_pattern(d: Dataset) -> re.Pattern[bytes]:
+    """Finds, in a block of lines, every line that Spark's parse might reject: those that are not, field by field,
+    plainly good (the right number of fields; numbers written plainly, within range; no null key or required
+    value). It may flag a good line (Spark then finds no reason and the line lands), never misses a bad one."""
+    good = rb"\t".join(_good_field(c, d) for c in d.columns)
+    return re.compile(rb"^(?!" + good + rb"$).*$", re.M)
+
+
+class _Suspects:
+    """Writes the lines of each block that suspect_pattern finds as `<line number>\t<raw line>` (the format of
+    the raw diff's changed lines); the scan runs in C, and only the rare suspect costs Python work."""
+
+    def __init__(self, d: Dataset, path: Path) -> None:
+        self.pattern = suspect_pattern(d)
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._f = path.open("wb")
+        self.n = 0
+
+    def __call__(self, chunk: bytes, first_line: int) -> None:
+        line, pos = first_line, 0
+        for m in self.pattern.finditer(chunk):
+            line += chunk.count(b"\n", pos, m.start())
+            pos = m.start()
+            self._f.write(b"%d\t%s\n" % (line, m.group()))
+            self.n += 1
+
+    def close(self) -> None:
+        self._f.close()
+
+
 def check(d: Dataset, path: Path, parts_dir: Path | None = None) -> RawDiff:
     """A first day: today's file alone, for key order and repeated keys; counts its lines. With parts_dir, also
-    writes the data lines decompressed into parts for Spark (see _Parts)."""
+    writes the data lines decompressed into parts for Spark (see _Parts), and the lines Spark might reject into
+    parts_dir/../<table>.suspects.tsv (see suspect_pattern)."""
     started = time.monotonic()
     result = RawDiff()
     parts = _Parts(parts_dir) if parts_dir is not None else None
-    src = _Lines(path, d, "today's", whole_keys=True, sink=parts)
+    suspects = _Suspects(d, parts_dir.parent / f"{d.table}.suspects.tsv") if parts_dir is not None else None
+
+    def sink(chunk: bytes, first_line: int) -> None:
+        parts(chunk, first_line)
+        suspects(chunk, first_line)
+
+    src = _Lines(path, d, "today's", whole_keys=True, sink=sink if parts is not None else None)
     try:
         while (window := src.next_window()) is not None:
             # several key fields: each first-key group (wholly inside one window) must hold distinct keys
@@ -340,7 +397,10 @@ def check(d: Dataset, path: Path, parts_dir: Path | None = None) -> RawDiff:
         src.close()
         if parts is not None:
             parts.close()
+            suspects.close()
     result.changed_path = parts_dir
+    if suspects is not None:
+        result.suspect_path, result.suspects = suspects.path, suspects.n
     result.seconds = time.monotonic() - started
     return result
 
@@ -527,8 +587,9 @@ def run_in_subprocess(kind: str, d: Dataset, new: Path, old: Path | None = None,
         ) from None
     if "error" in answer:
         raise {"NotComparable": NotComparable, "RepeatedKey": RepeatedKey}[answer["error"]](answer["message"])
-    result = RawDiff(**{k: v for k, v in answer.items() if k not in ("changed_path", "deleted_path")})
-    for key in ("changed_path", "deleted_path"):
+    paths = ("changed_path", "deleted_path", "suspect_path")
+    result = RawDiff(**{k: v for k, v in answer.items() if k not in paths})
+    for key in paths:
         if answer.get(key) not in (None, "", "None"):
             setattr(result, key, Path(answer[key]))
     return result

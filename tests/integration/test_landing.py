@@ -226,6 +226,54 @@ def test_a_principal_without_a_person_or_a_category_is_rejected(spark, schema_pr
     assert spark.scalar(f"select count(*) from {p} where nconst is null or category is null") == 0
 
 
+def _set_field(lines: list[str], i: int, field: int, value: str) -> None:
+    parts = lines[i].split("\t")
+    parts[field] = value
+    lines[i] = "\t".join(parts)
+
+
+def test_a_first_load_rejects_exactly_the_lines_spark_rejects_in_the_whole_file(spark, schema_prefix, tmp_path):
+    """A first day's Spark parses only the lines Python could not vouch for (rawdiff.suspect_pattern) before it
+    commits: its rejects must be those of Spark's parse of the whole file, whatever the odd values."""
+    lines = day1_lines()
+    ratings, principals, basics = lines["title.ratings"], lines["title.principals"], lines["title.basics"]
+    for i, (field, value) in enumerate(
+        [(1, "five"), (1, ""), (1, "100.0"), (1, "5.75"), (1, "-0.5"), (1, " 5.0"), (1, "5.0e0"), (1, "+5"),
+         (1, "5."), (2, "1234567890123456789"), (2, "99999999999999999999"), (2, "0x10"), (2, "1.0"), (2, "\\N")]
+    ):  # fmt: skip
+        _set_field(ratings, 3 + 5 * i, field, value)
+    ratings[90] += "\t"
+    ratings[95] = ratings[95].rsplit("\t", 1)[0]
+    _set_field(principals, 4, 2, "\\N")
+    _set_field(principals, 9, 3, "\\N")
+    _set_field(principals, 14, 4, "")
+    principals[19] += "\tan actor\twith tabs"
+    _set_field(basics, 5, 7, "Documentary")
+    _set_field(basics, 10, 4, "2019")
+    _set_field(basics, 15, 5, "-1")
+    files = write_snapshot(tmp_path / "day1", lines)
+
+    reports = {r.table.split(".")[-1]: r for r in land.land(spark, files, DAY1, reject_share=0.5)}
+
+    for d in (get("title.ratings"), get("title.principals"), get("title.basics")):
+        report = reports[d.table]
+        assert report.method == land.FIRST_LOAD
+        whole_file = spark.query(
+            f"select _line_number, _reject_reason from ({land.staging_sql(d, files[d])}) "
+            "where _reject_reason is not null order by 1"
+        )
+        assert whole_file, d.name
+        assert (
+            spark.query(
+                f"select line_number, reason from {land.rejects_table()} where table_name = '{d.table}' order by 1"
+            )
+            == whole_file
+        )
+        assert report.rejected == len(whole_file)
+        landed = spark.scalar(f"select count(*) from {land.landing_table(d)}")
+        assert landed == report.inserted == report.source_rows - len(whole_file)
+
+
 def test_a_repeated_key_fails_before_any_landing_table_changes(day1, spark, tmp_path):
     lines = day1_lines()
     lines["title.basics"][0] = lines["title.basics"][0].replace("\tshort\t", "\tmovie\t")  # a real change

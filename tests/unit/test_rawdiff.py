@@ -210,3 +210,60 @@ def test_first_day_check_counts_lines_and_accepts_ordering_as_a_number(tmp_path)
     lines = principals_snapshot(random.Random(3), {1: 12, 2: 3, 10_000_000: 11})
     result = rawdiff.check(PRINCIPALS, write(tmp_path / "p.tsv.gz", PRINCIPALS, lines))
     assert result.lines == len(lines) == 26
+
+
+# Every line that Spark's parse rejects (ingestion/land_sql.parse_sql) must be a suspect; plainly good lines not.
+SUSPECT_LINES = {
+    "title.ratings": [
+        ("tt0000001\t5.7\t2106", False),
+        ("tt0000002\t10.0\t0", False),
+        ("tt0000003\t\\N\t\\N", False),  # nulls outside the key: good
+        ("tt0000004\t-1.5\t-3", False),
+        ("tt0000005\tfive\t100", True),  # non-numeric
+        ("tt0000006\t5.0", True),  # a field short
+        ("tt0000007\t5.0\t1\t", True),  # a trailing tab: a field too many
+        ("\\N\t5.0\t1", True),  # missing key
+        ("tt0000009\t100.0\t1", True),  # beyond decimal(3,1)
+        ("tt0000010\t5.75\t1", True),  # more decimals than the type: Spark rounds, flagged all the same
+        ("tt0000011\t\t1", True),  # empty number
+        ("tt0000012\t5.0\t1234567890123456789", True),  # beyond 18 digits
+        ("tt0000013\t 5.0\t1", True),
+        ("tt0000014\t.5\t1", True),
+        ("", True),
+    ],
+    "title.principals": [
+        ('tt0000001\t1\tnm1588970\tself\t\\N\t["Self"]', False),
+        ("tt0000001\t2\tnm0005690\tdirector\t\\N\t\\N", False),
+        ("tt0000001\t3\t\tcomposer\t\t", False),  # empty strings are values, not nulls
+        ("tt0000001\t4\t\\N\tactor\t\\N\t\\N", True),  # missing nconst
+        ("tt0000001\t5\tnm1\t\\N\t\\N\t\\N", True),  # missing category
+        ("tt0000001\t\\N\tnm1\tactor\t\\N\t\\N", True),  # missing ordering (a key column)
+        ("tt0000001\tx\tnm1\tactor\t\\N\t\\N", True),
+        ("tt0000001\t1234567890\tnm1\tactor\t\\N\t\\N", True),  # may overflow an int
+        ("tt0000001\t6\tnm1\tactor\t\\N", True),
+        ("tt0000001\t7\tnm1\tactor\t\\N\t\\N\textra", True),
+        ("tt0000001\t8\tnm1\t\\Nx\t\\N\t\\N", False),  # `\Nx` is a value
+    ],
+    "title.basics": [
+        ("tt0000001\tshort\tCarmencita\tCarmencita\t0\t1894\t\\N\t1\tDocumentary,Short", False),
+        ("tt0000002\tshort\tLe clown\tLe clown\t0\t1892\t\\N\t\\N\t\\N", False),
+        ("tt0000003\tshort\tA\tA\t0\t1892\t\\N\tDocumentary\t\\N", True),  # IMDb's shifted-columns line
+        ("tt0000004\tshort\tA\tA\t0\t1892\t\\N\t5", True),
+    ],
+}
+
+
+@pytest.mark.parametrize(("name", "line", "suspect"), [(n, li, s) for n, ls in SUSPECT_LINES.items() for li, s in ls])
+def test_the_first_day_check_flags_every_line_spark_might_reject(name, line, suspect):
+    pattern = rawdiff.suspect_pattern(get(name))
+    block = f"tt0000000\t1.0\t1\n{line}\ntt9999999\t1.0\t1".encode() if name == "title.ratings" else line.encode()
+    assert [m.group().decode() for m in pattern.finditer(block)] == ([line] if suspect else []), line
+
+
+def test_the_first_day_check_writes_the_suspect_lines_with_their_numbers(tmp_path):
+    kept = sorted(li for li, _ in SUSPECT_LINES["title.ratings"] if li.startswith("tt"))  # key order, keys present
+    result = rawdiff.check(RATINGS, write(tmp_path / "r.tsv.gz", RATINGS, kept), tmp_path / "work" / "parts")
+    expected = [f"{i + 2}\t{li}" for i, li in enumerate(kept) if dict(SUSPECT_LINES["title.ratings"])[li]]
+    assert result.suspect_path.read_text().splitlines() == expected
+    assert result.suspects == len(expected) == 9
+    assert result.lines == len(kept)
