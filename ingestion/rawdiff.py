@@ -41,7 +41,7 @@ from pathlib import Path
 
 from isal import igzip_threaded
 
-from ingestion.datasets import Dataset
+from ingestion.datasets import Column, Dataset
 
 BLOCK_BYTES = 8 << 20  # decompressed bytes read at once: big enough for C-speed set operations, small in memory
 NULL = b"\\N"
@@ -326,7 +326,7 @@ class _Parts:
 PART_BYTES = 64 << 20  # Spark reads each part as one task; ~20 parts for the 1.3 GB principals file
 
 
-def _good_field(c, d: Dataset) -> bytes:
+def _good_field(c: Column, d: Dataset) -> bytes:
     """A pattern of the values of column c that Spark's parse (ingestion/land_sql.parse_sql) surely accepts."""
     must_have = c.name in d.key or c.name in d.required  # `\N` there is a missing key or a missing value
     if not c.numeric:
