@@ -30,20 +30,53 @@ def _number(value: str) -> int:
     return int(digits) if digits else 0
 
 
-def scans(table: str, since: dt.datetime) -> list[tuple[int, int]]:
-    """(files read, files skipped) of every scan of `table` (schema.table) in the statements submitted since
-    `since` (UTC). Only as far back as the UI keeps statements (spark.sql.ui.retainedExecutions)."""
+def _executions(since: dt.datetime):
+    """The statements submitted since `since` (UTC), with their plan nodes and metrics. Only as far back as the UI
+    keeps statements (spark.sql.ui.retainedExecutions)."""
     base = base_url()
     app = _get(base)[0]["id"]
-    out = []
     for execution in _get(f"{base}/{app}/sql?details=true&planDescription=false&offset=0&length=100000"):
         submitted = dt.datetime.strptime(execution["submissionTime"][:23], "%Y-%m-%dT%H:%M:%S.%f")
-        if submitted.replace(tzinfo=dt.UTC) < since:
-            continue
+        if submitted.replace(tzinfo=dt.UTC) >= since:
+            yield execution
+
+
+def _metrics(node: dict) -> dict[str, str]:
+    return {m["name"]: m["value"] for m in node.get("metrics", [])}
+
+
+def scans(table: str, since: dt.datetime) -> list[tuple[int, int]]:
+    """(files read, files skipped) of every scan of `table` (schema.table) in the statements submitted since
+    `since` (UTC)."""
+    out = []
+    for execution in _executions(since):
         for node in execution.get("nodes", []):
             if node.get("nodeName", "").startswith("Scan") and node["nodeName"].endswith(table):
-                metrics = {m["name"]: m["value"] for m in node.get("metrics", [])}
+                metrics = _metrics(node)
                 out.append(
                     (_number(metrics.get("number of files read")), _number(metrics.get("number of files pruned")))
                 )
     return out
+
+
+def rows_past_filters(table: str, statement: str, since: dt.datetime) -> int:
+    """Rows of `table` (schema.table) that got past the filters right above its scans, summed over the scans of
+    the statements submitted since `since` (UTC) whose text contains `statement` (Delta runs a MERGE's jobs under
+    statements that repeat its text): what the table fed into their joins and shuffles."""
+    passing = ("ColumnarToRow", "Filter", "Project")
+    total = 0
+    for execution in _executions(since):
+        if statement not in execution.get("description", ""):
+            continue
+        nodes = {node["nodeId"]: node for node in execution.get("nodes", [])}
+        parent = {edge["fromId"]: edge["toId"] for edge in execution.get("edges", [])}
+        for node in nodes.values():
+            if not (node.get("nodeName", "").startswith("Scan") and node["nodeName"].endswith(table)):
+                continue
+            rows = _number(_metrics(node).get("number of output rows"))
+            above = nodes.get(parent.get(node["nodeId"], -1))
+            while above is not None and above.get("nodeName") in passing:
+                rows = _number(_metrics(above).get("number of output rows", str(rows)))
+                above = nodes.get(parent.get(above["nodeId"], -1))
+            total += rows
+    return total

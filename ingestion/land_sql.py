@@ -213,6 +213,14 @@ def raw_changes_sql(d: Dataset, deleted_path: Path) -> str:
     """
 
 
+# Every action a changes table holds. The MERGE's source filters on them, though no row is left out: Spark builds
+# a runtime Bloom filter of the source's keys only from a scan under a selective-looking filter (its
+# InjectRuntimeFilter rule), and that filter is what lets the MERGE's outer join (changes left join the landing
+# table) shuffle only the landing rows whose keys the changes hold, not the whole table: see
+# MERGE_SETTINGS in land.py.
+MERGE_ACTIONS = "'insert', 'update', 'upsert', 'delete'"
+
+
 def merge_sql(d: Dataset, run_date: dt.date, loaded_at: str, load_id: int) -> str:
     """The MERGE of one snapshot's changes (changes_table): touches only changed keys. A soft delete applies to
     a live row only; an upsert (`insert`/`update` from the Spark diff, `upsert` from the raw diff) changes a row
@@ -224,7 +232,7 @@ def merge_sql(d: Dataset, run_date: dt.date, loaded_at: str, load_id: int) -> st
     insert_vals = ", ".join(f"s.{_q(c)}" for c in cols)
     return f"""
         merge into {landing_table(d)} as t
-        using {changes_table(d)} as s
+        using (select * from {changes_table(d)} where _action in ({MERGE_ACTIONS})) as s
         on {_key_join(d, "t", "s")}
         when matched and s._action = 'delete' and not t._is_deleted then update set _is_deleted = true, {stamp}
         when matched and s._action <> 'delete' and (t._row_hash <> s._row_hash or t._is_deleted) then update set

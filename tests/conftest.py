@@ -157,17 +157,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     items.sort(key=lambda item: item.get_closest_marker("lifecycle") is not None)
 
 
-# Test fixtures are small: with the project's default the KPI would recompute everyone at once instead of taking
-# the affected-people path, which most dbt tests are about. A test that wants the project's defaults says so.
-AFFECTED_PATH_ON_SMALL_TABLES = {"kpi_affected_path_min_rows": 0}
+# Test fixtures are small: with the project's defaults the KPI would recompute everyone at once instead of taking
+# the affected-people path, which most dbt tests are about, and the cleansed MERGEs would broadcast their small
+# targets instead of filtering them at run time as they do at full scale. A test that wants the defaults says so.
+FULL_SCALE_PATHS_ON_SMALL_TABLES = {"kpi_affected_path_min_rows": 0, "merge_runtime_filter_min_bytes": 0}
 
 
 def run_dbt(*args: str, check: bool = True, project_vars: bool = False) -> subprocess.CompletedProcess[str]:
     """`dbt <args>` against the real Thrift server, in the project, with the test's schema prefix (env). A build
-    or run takes the KPI's affected-people path on small tables too (AFFECTED_PATH_ON_SMALL_TABLES, merged with
-    any --vars given) unless project_vars."""
+    or run takes the full-scale paths on small tables too (FULL_SCALE_PATHS_ON_SMALL_TABLES, merged with any
+    --vars given) unless project_vars."""
     if not project_vars and args and args[0] in ("build", "run"):
-        extra, rest = dict(AFFECTED_PATH_ON_SMALL_TABLES), list(args)
+        extra, rest = dict(FULL_SCALE_PATHS_ON_SMALL_TABLES), list(args)
         if "--vars" in rest:
             at = rest.index("--vars")
             extra.update(yaml.safe_load(rest[at + 1]))

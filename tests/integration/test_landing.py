@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from conftest import SAMPLES
 
+from core import spark_ui
 from core.config import REPO_ROOT
 from ingestion import land
 from ingestion.datasets import DATASETS, get
@@ -129,6 +130,30 @@ def test_next_day_inserts_updates_soft_deletes_and_leaves_the_rest(day1, spark, 
     reports = {r.table.split(".")[-1]: r for r in land.land(spark, back, dt.date(2024, 1, 3))}
     assert (reports["title_basics"].updated, reports["title_basics"].deleted) == (3, 1)
     assert spark.scalar(f"select count(*) from {t} where _is_deleted") == 1  # tt9999992 gone again
+
+
+def test_a_next_day_merge_joins_only_the_landing_rows_of_the_changed_keys(day1, spark, tmp_path, monkeypatch):
+    """With deletion vectors Delta writes a MERGE through `changes left join landing table` over every file a
+    change touches; a runtime Bloom filter of the changes' keys (land.MERGE_SETTINGS) keeps the landing rows of
+    every other key out of its joins. Without it each of the MERGE's joins reads every row of the files. (A
+    table this small is broadcast whole instead: the test lowers the size from which the filter applies.)"""
+    monkeypatch.setattr(land, "RUNTIME_FILTER_MIN_BYTES", 0)
+    lines = day1_lines()
+    tconst, ordering, *rest = lines["title.principals"][0].split("\t")
+    lines["title.principals"][0] = "\t".join([tconst, ordering, *rest[:-1], '["Someone Else"]'])
+    files = write_snapshot(tmp_path / "day2", {"title.principals": lines["title.principals"]})
+    table = land.landing_table(get("title.principals"))
+    since = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
+
+    report = land.land(spark, files, DAY2)[0]
+
+    assert (report.updated, report.inserted, report.deleted) == (1, 0, 0)
+    assert spark.scalar(f"select characters from {table} where tconst = '{tconst}' and ordering = {ordering}") == (
+        '["Someone Else"]'
+    )
+    rows = spark.scalar(f"select count(*) from {table}")
+    joined = spark_ui.rows_past_filters(table, f"merge into {table} as t", since)
+    assert 0 < joined < rows / 2, (joined, rows)
 
 
 def test_rerunning_a_date_changes_nothing(day1, spark, tmp_path):

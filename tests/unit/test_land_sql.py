@@ -69,7 +69,7 @@ def test_the_schema_prefix_moves_every_name(monkeypatch):
 def test_merge_touches_changed_keys_only_and_stamps_the_load():
     sql = land_sql.merge_sql(DATASETS["title.ratings"], RUN_DATE, LOADED_AT, LOAD_ID)
     assert "merge into landing.title_ratings as t" in sql
-    assert "using landing_stage.title_ratings__changes as s" in sql
+    assert "using (select * from landing_stage.title_ratings__changes where _action in (" in sql
     assert "on t.`tconst` = s.`tconst`" in sql
     assert "when matched and s._action = 'delete' and not t._is_deleted then update set _is_deleted = true" in sql
     assert "_load_id = 7" in sql and "date'2026-01-15'" in sql

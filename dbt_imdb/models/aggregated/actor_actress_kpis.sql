@@ -7,7 +7,7 @@
         merge_materialize_source=true,
         on_schema_change='fail',
         tblproperties={'delta.enableDeletionVectors': 'true'},
-        post_hook=["{{ remember_processed_versions() }}", "{{ reset_merge_source() }}"],
+        post_hook=["{{ remember_processed_versions() }}"],
     )
 }}
 
