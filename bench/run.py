@@ -212,8 +212,7 @@ def landing_files_read(since: dt.datetime) -> dict[str, str]:
     with session() as spark:
         for d in DATASETS.values():
             table = land.landing_table(d)
-            row = spark.query(f"describe detail {table}")[0]
-            detail = dict(zip(spark.columns(), row, strict=False))
+            detail = spark.detail(table)
             try:
                 read = [r for r, _ in spark_ui.scans(table, since)]
             except OSError as e:  # the UI is off or elsewhere: the benchmark still stands

@@ -80,6 +80,11 @@ class Session:
     def columns(self) -> list[str]:
         return [d[0].split(".")[-1] for d in self._cursor.description or []]
 
+    def detail(self, table: str) -> dict[str, Any]:
+        """A Delta table's `describe detail`, by column name (numFiles, sizeInBytes, id, ...)."""
+        row = self.query(f"describe detail {table}")[0]
+        return dict(zip(self.columns(), row, strict=False))
+
     def _run(self, sql: str) -> None:
         started = time.monotonic()
         deadline = started + statement_timeout()

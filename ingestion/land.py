@@ -275,14 +275,9 @@ def spark_diff(spark: Session, d: Dataset, report: TableReport) -> None:
 
 def _merge(spark: Session, d: Dataset, changes: str, run_date: dt.date, loaded_at: str, load_id: int):
     spark.execute(f"create or replace table {changes_table(d)} using delta as {changes}")
-    big = _table_bytes(spark, landing_table(d)) >= RUNTIME_FILTER_MIN_BYTES
+    big = int(spark.detail(landing_table(d)).get("sizeInBytes") or 0) >= RUNTIME_FILTER_MIN_BYTES
     with _confs(spark, MERGE_SETTINGS if big else {}):
         spark.execute(merge_sql(d, run_date, loaded_at, load_id))
-
-
-def _table_bytes(spark: Session, table: str) -> int:
-    row = spark.query(f"describe detail {table}")[0]
-    return int(dict(zip(spark.columns(), row, strict=False)).get("sizeInBytes") or 0)
 
 
 # ---------------------------------------------------------------------------------------------- one file

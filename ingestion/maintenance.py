@@ -57,8 +57,7 @@ def tables() -> list[str]:
 
 def plan(spark: Session, table: str, now: dt.datetime) -> list[Action]:
     """What a table needs today, from `describe detail` and its history."""
-    row = spark.query(f"describe detail {table}")[0]
-    detail = dict(zip(spark.columns(), row, strict=False))
+    detail = spark.detail(table)
     files, size = int(detail.get("numFiles") or 0), int(detail.get("sizeInBytes") or 0)
     ideal = max(1, math.ceil(size / TARGET_FILE_BYTES))
     history = spark.query(f"describe history {table} limit 200")
